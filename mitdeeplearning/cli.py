@@ -1,0 +1,100 @@
+"""The ``mitdeeplearning`` command: build, check, run and diff the lab notebooks.
+
+    mitdeeplearning build [NOTEBOOK …]       regenerate student copies from their solutions
+    mitdeeplearning check                    fail on drift, saved outputs, unparsable cells, unchecked TODOs
+    mitdeeplearning run [NOTEBOOK …|--all]   execute headless with a profile, write a summary
+    mitdeeplearning diff NOTEBOOK            per TODO: solution code vs the student stub
+"""
+
+import argparse
+import pathlib
+import sys
+
+
+def _cmd_build(args):
+    from . import notebooks
+
+    written = notebooks.build(args.notebooks or None)
+    print(f"{len(written)} file(s) changed" if written else "everything up to date")
+    return 0
+
+
+def _cmd_check(args):
+    from . import notebooks
+
+    problems = notebooks.check()
+    if problems:
+        print(f"{len(problems)} problem(s):")
+        for problem in problems:
+            print(f"  ✘ {problem}")
+        return 1
+    count = len(notebooks.solution_notebooks(notebooks.find_root()))
+    print(f"✔ {count} solution notebook(s) and their student copies are clean and in sync")
+    return 0
+
+
+def _cmd_run(args):
+    from . import notebooks, runner
+
+    root = notebooks.find_root()
+    if args.all:
+        targets = notebooks.solution_notebooks(root)
+    elif args.notebooks:
+        targets = [pathlib.Path(n) for n in args.notebooks]
+        missing = [str(t) for t in targets if not t.is_file()]
+        if missing:
+            print(f"error: no such notebook: {', '.join(missing)}", file=sys.stderr)
+            return 2
+    else:
+        print("error: name notebooks to run, or --all for every solution notebook", file=sys.stderr)
+        return 2
+    out = pathlib.Path(args.out or root / "runs" / args.profile)
+    results = runner.run_all(targets, args.profile, out, root, cell_timeout=args.timeout)
+    summary = (out / "summary.md").read_text()
+    print()
+    print(summary)
+    print(f"Executed notebooks and summary in {out}")
+    return 0 if all(r.status == "ok" for r in results) else 1
+
+
+def _cmd_diff(args):
+    from . import notebooks
+
+    print(notebooks.diff(args.notebook, drift=args.drift))
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="mitdeeplearning", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build", help="generate student notebooks from solutions")
+    p.add_argument("notebooks", nargs="*", help="solution (or student) notebooks; default: all")
+    p.set_defaults(func=_cmd_build)
+
+    p = sub.add_parser("check", help="drift and hygiene checks of all notebooks")
+    p.set_defaults(func=_cmd_check)
+
+    p = sub.add_parser("run", help="execute notebooks headless with a profile")
+    p.add_argument("notebooks", nargs="*", help="notebooks to run")
+    p.add_argument("--all", action="store_true", help="run every solution notebook")
+    p.add_argument("--profile", default="default", choices=["smoke", "default", "full"])
+    p.add_argument("--out", help="folder for executed copies and the summary (default: runs/<profile>)")
+    p.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell (default 1800)")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("diff", help="per TODO: solution code vs student stub")
+    p.add_argument("notebook", help="a solution or student notebook")
+    p.add_argument("--drift", action="store_true", help="instead: committed student copy vs generated one")
+    p.set_defaults(func=_cmd_diff)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as exc:  # NotebookFormatError, ProfileError, bad paths
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""Helpers shared by every lab: training-progress plots, model pictures, environment report.
+
+Names and arguments follow the 2020/21 course notebooks (``LossHistory``, ``PeriodicPlotter``,
+``display_model``, ``plot_sample``), reimplemented so that live plots update in place through a
+display handle (tqdm bars and prints in the same cell survive) and do nothing harmful headless.
+"""
+
+import importlib.metadata
+import io
+import time
+
+import numpy as np
+
+__all__ = [
+    "LossHistory",
+    "PeriodicPlotter",
+    "display_model",
+    "plot_sample",
+    "print_environment",
+    "in_notebook",
+]
+
+
+def in_notebook():
+    """True when running inside an IPython kernel (Jupyter, Colab, papermill)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
+class LossHistory:
+    """Running record of a scalar, optionally smoothed by an exponential moving average.
+
+    ``smoothing_factor`` in [0, 1): 0 keeps raw values; 0.9 averages over roughly ten steps.
+    """
+
+    def __init__(self, smoothing_factor=0.0):
+        if not 0.0 <= smoothing_factor < 1.0:
+            raise ValueError(f"smoothing_factor must be in [0, 1), got {smoothing_factor}")
+        self.alpha = smoothing_factor
+        self.loss = []
+
+    def append(self, value):
+        value = float(np.asarray(value).mean())
+        if self.loss and self.alpha > 0:
+            value = self.alpha * self.loss[-1] + (1 - self.alpha) * value
+        self.loss.append(value)
+
+    def get(self):
+        return self.loss
+
+    def __len__(self):
+        return len(self.loss)
+
+
+class PeriodicPlotter:
+    """A line plot that redraws in place at most every ``sec`` seconds.
+
+    ``plot(data)`` takes a list of numbers, or a dict mapping a label to a list for several
+    lines. Call ``finish()`` (or use the plotter as a context manager) to draw the final state,
+    whatever the throttle says. Outside a notebook nothing is drawn; the data is kept.
+    ``scale`` may be ``"semilogy"``/``"log"`` for a logarithmic y axis.
+    """
+
+    def __init__(self, sec, xlabel="", ylabel="", scale=None, title=None):
+        self.sec = sec
+        self.xlabel = xlabel
+        self.ylabel = ylabel
+        self.scale = scale
+        self.title = title
+        self._last_draw = -float("inf")
+        self._handle = None
+        self._data = None
+        self.draws = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.finish()
+        return False
+
+    def plot(self, data):
+        self._data = data
+        if time.time() - self._last_draw >= self.sec:
+            self._draw()
+
+    def finish(self):
+        if self._data is not None:
+            self._draw()
+
+    def render_png(self):
+        """The current plot as PNG bytes (also what the notebook shows)."""
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(6, 3.2), dpi=90)
+        ax = fig.add_subplot()
+        series = self._data if isinstance(self._data, dict) else {None: self._data}
+        for label, values in series.items():
+            values = np.asarray(values, dtype=float).ravel()
+            ax.plot(np.arange(len(values)), values, label=label)
+        if isinstance(self._data, dict):
+            ax.legend(loc="best")
+        if self.scale in ("semilogy", "log"):
+            ax.set_yscale("log")
+        elif self.scale == "semilogx":
+            ax.set_xscale("log")
+        ax.set_xlabel(self.xlabel)
+        ax.set_ylabel(self.ylabel)
+        if self.title:
+            ax.set_title(self.title)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        return buffer.getvalue()
+
+    def _draw(self):
+        self._last_draw = time.time()
+        if not in_notebook():
+            return
+        from IPython.display import Image, display
+
+        image = Image(data=self.render_png(), format="png")
+        if self._handle is None:
+            self._handle = display(image, display_id=True)
+        else:
+            self._handle.update(image)
+        self.draws += 1
+
+
+def display_model(model, **kwargs):
+    """A picture of a Keras model's graph; its text summary when graphviz or pydot is missing."""
+    import importlib.util
+    import shutil
+
+    missing = [name for name, ok in (("pydot", importlib.util.find_spec("pydot")), ("graphviz", shutil.which("dot"))) if not ok]
+    if missing:
+        print(f"({' and '.join(missing)} not installed, so here is the model's text summary instead of a picture)")
+        model.summary()
+        return model
+    import keras
+
+    return keras.utils.plot_model(model, to_file="/tmp/mdl_model.png", show_shapes=True, **kwargs)
+
+
+def plot_sample(x, y, vae, index=None):
+    """Show one face from batch ``x`` next to the VAE's reconstruction of it.
+
+    ``vae(x)`` must return ``(y_logit, z_mean, z_logvar, x_recon)`` as the lab 2 DB-VAE does;
+    ``y`` holds the face labels (1 = face). Picks the first face unless ``index`` is given.
+    """
+    import matplotlib.pyplot as plt
+
+    y = np.asarray(y).reshape(-1)
+    if index is None:
+        faces = np.flatnonzero(y == 1)
+        if faces.size == 0:
+            raise ValueError("plot_sample needs at least one face (label 1) in the batch")
+        index = int(faces[0])
+    outputs = vae(x)
+    if not isinstance(outputs, (tuple, list)) or len(outputs) != 4:
+        raise ValueError("vae(x) must return (y_logit, z_mean, z_logvar, x_recon)")
+    recon = np.asarray(outputs[3])
+    fig, axes = plt.subplots(1, 2, figsize=(4.5, 2.4))
+    for ax, image, title in zip(axes, (np.asarray(x)[index], recon[index]), ("input", "reconstruction")):
+        ax.imshow(np.clip(image, 0, 1))
+        ax.set_title(title)
+        ax.axis("off")
+    plt.show()
+    return fig
+
+
+def print_environment(packages=("tensorflow", "keras", "numpy")):
+    """Print Python, package versions and the compute device; warn (never fail) without a GPU."""
+    import platform
+    import warnings
+
+    versions = []
+    for name in packages:
+        try:
+            versions.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{name} (not installed)")
+    print(f"Python {platform.python_version()} · " + " · ".join(versions))
+    if "tensorflow" in packages:
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            print(f"Device: {len(gpus)} GPU(s): " + ", ".join(g.name for g in gpus))
+        else:
+            import os
+
+            print(f"Device: CPU only ({os.cpu_count()} cores)")
+            warnings.warn(
+                "No GPU found: this notebook runs on the CPU with its default (CPU-sized) parameters. "
+                "On Colab, pick Runtime → Change runtime type → GPU for the 'full' settings.",
+                stacklevel=2,
+            )

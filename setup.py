@@ -1,0 +1,4 @@
+# Shim for `python setup.py develop`; all metadata lives in pyproject.toml.
+from setuptools import setup
+
+setup()
