@@ -10,7 +10,8 @@ A check inspects a student's own objects and either prints one line starting wit
 
 The decorator prints the returned message. Any other exception raised while inspecting the answer
 (say, a student passed a list where a tensor was expected) becomes an ``AssertionError`` naming the
-check and the original error, so students never face an unrelated traceback.
+check and the original error, so students never face an unrelated traceback. ``NotImplementedError``
+passes through unchanged: it means a TODO inside the student's code has not been written yet.
 """
 
 import functools
@@ -35,7 +36,7 @@ def check(func):
     def wrapper(*args, **kwargs):
         try:
             message = func(*args, **kwargs)
-        except AssertionError:
+        except (AssertionError, NotImplementedError):  # a wrong answer, or a TODO not written yet
             raise
         except Exception as exc:  # a wrong type or shape breaks the inspection itself
             raise CheckFailed(

@@ -67,7 +67,7 @@ def _describe_failure(exc):
     """A readable account of the failing cell from a papermill execution error."""
     parts = [f"{getattr(exc, 'ename', type(exc).__name__)}: {getattr(exc, 'evalue', exc)}"]
     if getattr(exc, "cell_index", None) is not None:
-        parts.insert(0, f"cell {exc.cell_index} (execution count {exc.exec_count}) failed")
+        parts[0] += f" (in cell {exc.cell_index}, execution count {exc.exec_count})"
     source = getattr(exc, "source", "")
     if source:
         excerpt = source.strip().splitlines()

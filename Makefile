@@ -1,0 +1,50 @@
+# Everything a newcomer needs: `make run` (all labs, offline default profile) and `make test`.
+# The first call creates .venv and installs requirements.txt plus this package (editable).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+PROFILE ?= default
+
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONUNBUFFERED = 1
+
+.PHONY: run test lab build check bench clean help
+
+help:
+	@echo "make run    - execute every lab's solution notebook ($(PROFILE) profile) into runs/, print a summary"
+	@echo "make test   - the whole test suite (unit tests, notebooks in the smoke profile, drift checks)"
+	@echo "make lab    - start JupyterLab on the labs"
+	@echo "make build  - regenerate the student notebooks from the solutions"
+	@echo "make check  - fail on drift, saved outputs, unparsable cells or TODOs without checks"
+	@echo "make bench  - run the benchmarks (speed and quality numbers)"
+
+$(STAMP): requirements.txt pyproject.toml setup.py
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade --quiet pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $@
+
+run: $(STAMP)
+	$(BIN)/mitdeeplearning run --all --profile $(PROFILE) --out runs/$(PROFILE)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=.
+
+build: $(STAMP)
+	$(BIN)/mitdeeplearning build
+
+check: $(STAMP)
+	$(BIN)/mitdeeplearning check
+
+bench: $(STAMP)
+	@ls benchmarks/*.py >/dev/null 2>&1 || { echo "no benchmarks yet"; exit 0; }
+	@set -e; for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+
+clean:
+	rm -rf runs .pytest_cache

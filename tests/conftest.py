@@ -1,0 +1,80 @@
+import http.server
+import threading
+import time
+
+import pytest
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Serves the files in ``server.files``; paths under /truncated/ and /slow/ misbehave on purpose."""
+
+    def log_message(self, *args):  # keep test output clean; failures show in assertions
+        return
+
+    def do_GET(self):
+        kind, _, name = self.path.lstrip("/").partition("/")
+        body = self.server.files.get(name)
+        self.server.requests.append(self.path)
+        if body is None:
+            self.send_response(404)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if kind == "truncated":  # promise the whole body, send half, hang up
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        if kind == "slow":
+            time.sleep(self.server.slow_seconds)
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def http_server():
+    """A file server on 127.0.0.1: ``server.files[name] = bytes``; URLs ``server.url(kind, name)``."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.files = {}
+    server.requests = []
+    server.slow_seconds = 5
+    server.url = lambda kind, name: f"http://127.0.0.1:{server.server_port}/{kind}/{name}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def data_home(tmp_path, monkeypatch):
+    """An empty download cache, online mode."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("MDL_DATA_DIR", str(folder))
+    monkeypatch.delenv("MDL_OFFLINE", raising=False)
+    return folder
+
+
+_SMOKE_RUNS = {}
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """Execute a checkout notebook once per session in the smoke profile; returns its RunResult.
+
+    Usage: ``result = smoke_run("lab1/solutions/Part1_TensorFlow_Solution.ipynb")``; the executed
+    copy is at ``result.output``. Several tests can inspect one run without paying for it twice.
+    """
+    from mitdeeplearning import notebooks, runner
+
+    root = notebooks.find_root(__file__)
+    out = tmp_path_factory.mktemp("smoke")
+
+    def run(relpath):
+        if relpath not in _SMOKE_RUNS:
+            _SMOKE_RUNS[relpath] = runner.run_notebook(root / relpath, "smoke", out, root, cell_timeout=600)
+        return _SMOKE_RUNS[relpath]
+
+    return run

@@ -1,0 +1,192 @@
+"""build / check / run / diff on the miniature course in tests/fixtures/demo."""
+
+import json
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from mitdeeplearning import notebooks, runner
+
+FIXTURE = pathlib.Path(__file__).parent / "fixtures" / "demo"
+SOLUTION = "lab0/solutions/Demo_Solution.ipynb"
+STUDENT = "lab0/Demo.ipynb"
+
+
+@pytest.fixture
+def course(tmp_path):
+    """A fresh copy of the demo course with its student copy built."""
+    root = tmp_path / "course"
+    shutil.copytree(FIXTURE, root)
+    notebooks.build(root=root, log=lambda *a, **k: None)
+    return root
+
+
+def cli(root, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "mitdeeplearning", *args], cwd=root, capture_output=True, text=True, timeout=300
+    )
+
+
+def code_sources(path):
+    return [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+
+
+def test_build_replaces_regions_with_numbered_stubs(course):
+    student = "\n".join(code_sources(course / STUDENT))
+    assert notebooks.BEGIN not in student and notebooks.END not in student
+    assert "x**exponent" not in student and "hello from the" not in student
+    assert "raise NotImplementedError('TODO 1: raise x to `exponent` (a hint may span two lines)')" in student
+    assert "raise NotImplementedError('TODO 2: build the message')" in student
+    # the structure around a region stays for the student
+    assert "def power(x):" in student and "return result" in student
+    # the solution keeps its code and gets the same numbers
+    solution = "\n".join(code_sources(course / SOLUTION))
+    assert "# TODO 1: raise x" in solution and "# TODO 2: build the message" in solution
+    assert "result = x**exponent" in solution
+
+
+def test_build_writes_badges_from_config_and_own_path(course):
+    for rel in (SOLUTION, STUDENT):
+        nb = nbformat.read(course / rel, as_version=4)
+        badge = nb.cells[0]
+        assert badge.metadata["tags"] == ["badges"]
+        assert f"colab.research.google.com/github/example/demo-course/blob/trunk/{rel}" in badge.source
+        assert f"https://github.com/example/demo-course/blob/trunk/{rel}" in badge.source
+        setup = next(c for c in nb.cells if "colab-setup" in c.metadata.get("tags", []))
+        assert "git+https://github.com/example/demo-course@v9.9.9" in setup.source
+        assert "google.colab" in setup.source
+
+
+def test_build_strips_outputs_and_metadata(course):
+    nb = nbformat.read(course / SOLUTION, as_version=4)
+    nb.cells[3].outputs = [nbformat.v4.new_output("stream", name="stdout", text="hi")]
+    nb.cells[3].execution_count = 7
+    nb.metadata["widgets"] = {"junk": 1}
+    nbformat.write(nb, course / SOLUTION)
+    notebooks.build(root=course, log=lambda *a, **k: None)
+    for rel in (STUDENT,):
+        again = nbformat.read(course / rel, as_version=4)
+        assert all(not c.get("outputs") and c.get("execution_count") is None for c in again.cells if c.cell_type == "code")
+        assert "widgets" not in again.metadata
+    # a second build changes nothing
+    assert notebooks.build(root=course, log=lambda *a, **k: None) == []
+
+
+def test_check_is_clean_after_build(course):
+    assert notebooks.check(course) == []
+    result = cli(course, "check")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_rejects_hand_edited_student_copy(course):
+    nb = nbformat.read(course / STUDENT, as_version=4)
+    cell = next(c for c in nb.cells if "NotImplementedError('TODO 2" in c.source)
+    cell.source = cell.source.replace("raise NotImplementedError('TODO 2: build the message')", "message = 'cheat'")
+    nbformat.write(nb, course / STUDENT)
+    problems = notebooks.check(course)
+    assert any(STUDENT in p and "differs" in p for p in problems), problems
+    result = cli(course, "check")
+    assert result.returncode == 1 and "lab0/Demo.ipynb: differs" in result.stdout
+    drift = cli(course, "diff", "--drift", STUDENT)
+    assert "message = 'cheat'" in drift.stdout and "raise NotImplementedError('TODO 2" in drift.stdout
+
+
+def test_check_rejects_saved_outputs(course):
+    nb = nbformat.read(course / STUDENT, as_version=4)
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.execution_count = 3
+    nbformat.write(nb, course / STUDENT)
+    assert any("saved outputs" in p for p in notebooks.check(course))
+
+
+def _edit_solution(course, old, new):
+    """Replace ``old`` by ``new`` in the solution's code cells (exactly one must contain it)."""
+    path = course / SOLUTION
+    nb = nbformat.read(path, as_version=4)
+    hits = [c for c in nb.cells if c.cell_type == "code" and old in c.source]
+    assert len(hits) == 1, f"{old!r} found in {len(hits)} cells"
+    hits[0].source = hits[0].source.replace(old, new)
+    nbformat.write(nb, path)
+
+
+def test_check_rejects_todo_without_check(course):
+    _edit_solution(course, "mdl.lab0.check_message(message)", "print(message)")
+    notebooks.build(root=course, log=lambda *a, **k: None)
+    problems = notebooks.check(course)
+    assert any("TODO 2" in p and "no mdl.labN.check" in p for p in problems), problems
+
+
+def test_check_rejects_unbalanced_markers(course):
+    _edit_solution(course, "### END SOLUTION\n    return result", "    return result")
+    problems = notebooks.check(course)
+    assert any("has no matching '### END SOLUTION'" in p for p in problems), problems
+    result = cli(course, "build")
+    assert result.returncode == 2 and "no matching" in result.stderr
+
+
+def test_check_rejects_student_cell_that_does_not_parse(course):
+    # a region inside an expression leaves the student a bare `raise` inside parentheses
+    _edit_solution(
+        course,
+        '# TODO 2: build the message\n### BEGIN SOLUTION\nmessage = f"hello from the {greeting} profile"\n### END SOLUTION',
+        'message = (\n    # TODO: build the message\n    ### BEGIN SOLUTION\n    f"hello from the {greeting} profile"\n    ### END SOLUTION\n)',
+    )
+    notebooks.build(root=course, log=lambda *a, **k: None)
+    problems = notebooks.check(course)
+    assert any(STUDENT in p and "does not parse" in p for p in problems), problems
+
+
+def test_region_without_hint_is_an_error(course):
+    _edit_solution(course, "# TODO 2: build the message\n", "")
+    with pytest.raises(notebooks.NotebookFormatError, match="has no '# TODO: <hint>'"):
+        notebooks.build(root=course, log=lambda *a, **k: None)
+
+
+def test_diff_shows_solution_against_stub(course):
+    result = cli(course, "diff", STUDENT)
+    assert result.returncode == 0
+    assert "== TODO 1" in result.stdout and "-    result = x**exponent" in result.stdout
+    assert "+    raise NotImplementedError('TODO 1" in result.stdout
+    assert "== TODO 2 (cell" in result.stdout
+
+
+def test_run_applies_profile_overrides(course, tmp_path):
+    out = tmp_path / "runs"
+    smoke = runner.run_notebook(course / SOLUTION, "smoke", out, course)
+    assert smoke.status == "ok", smoke.error
+    assert smoke.headline == "HEADLINE hello from the smoke profile, power(3) = 9"
+    full = runner.run_notebook(course / SOLUTION, "full", out, course)
+    assert full.headline == "HEADLINE hello from the full profile, power(3) = 27"
+    executed = nbformat.read(out / SOLUTION, as_version=4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+    with pytest.raises(runner.ProfileError, match="no profile 'nightly'"):
+        runner.run_notebook(course / SOLUTION, "nightly", out, course)
+
+
+def test_student_copy_stops_at_todo_1(course, tmp_path):
+    result = runner.run_notebook(course / STUDENT, "smoke", tmp_path, course)
+    assert result.status == "failed"
+    assert result.error.startswith("NotImplementedError: TODO 1: raise x")
+    assert "def power(x):" in result.error  # the failing cell is shown
+
+
+def test_run_all_writes_summary_and_exit_code(course):
+    result = cli(course, "run", "--all", "--profile", "default")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[1/1] lab0/solutions/Demo_Solution.ipynb (profile default) … ok" in result.stdout
+    summary = json.loads((course / "runs" / "default" / "summary.json").read_text())
+    assert summary["results"][0]["headline"] == "HEADLINE hello from the default profile, power(3) = 9"
+    assert "| lab0/solutions/Demo_Solution.ipynb | ok |" in (course / "runs" / "default" / "summary.md").read_text()
+    failing = cli(course, "run", STUDENT, "--profile", "smoke")
+    assert failing.returncode == 1 and "FAILED" in failing.stdout
+
+
+def test_run_with_no_labs_says_so(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.mitdeeplearning]\nrepository = "https://github.com/x/y"\n')
+    result = cli(tmp_path, "run", "--all")
+    assert result.returncode == 0
+    assert "Nothing to run" in result.stdout
