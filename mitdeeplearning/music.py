@@ -1,0 +1,650 @@
+"""ABC tunes for lab 1: load and clean them, split generated text, validate, synthesise, draw.
+
+Everything here is pure Python (music21 + numpy); no system binaries are needed. The typical
+path of a tune through this module::
+
+    songs = load_training_data()                 # list of cleaned ABC tunes (O'Neill's 1850)
+    tunes = extract_song_snippet(generated_text) # split model output into tunes
+    report = validate_song(tunes[0])             # playable? metrically sound? why not?
+    play_song(tunes[0])                          # IPython Audio, 16 kHz mono, numpy synth
+    plot_song(tunes[0])                          # piano roll: pitch against time
+
+music21 and IPython are imported on first use, so importing this module is cheap.
+"""
+
+import contextlib
+import dataclasses
+import fractions
+import io
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import tempfile
+import unicodedata
+import warnings
+
+import numpy as np
+
+__all__ = [
+    "InvalidSongError",
+    "SongReport",
+    "CORPUS_SOURCES",
+    "load_training_data",
+    "clean_tune",
+    "split_tunes",
+    "extract_song_snippet",
+    "parse_song",
+    "validate_song",
+    "is_valid_song",
+    "summarize_songs",
+    "synthesize_song",
+    "song_notes",
+    "play_song",
+    "play_generated_song",
+    "save_song_to_abc",
+    "abc2wav",
+    "play_wav",
+    "plot_song",
+    "SAMPLE_RATE",
+]
+
+SAMPLE_RATE = 16000  # Hz; mono. Small enough that notebooks with a few clips stay small.
+
+# music21 corpus folders that hold ABC tune books.
+CORPUS_SOURCES = {
+    "oneills": ("oneills1850",),  # O'Neill's Music of Ireland (1850 tunes book), 2,009 tunes
+    "ryans": ("ryansMammoth",),  # Ryan's Mammoth Collection, 1,059 tunes
+    "all": ("oneills1850", "ryansMammoth"),
+}
+
+# Header fields kept by the cleaner. X (number), T (title), M (meter), L (unit note length),
+# K (key) are what a tune needs; R (rhythm: reel, jig, ...) and Q (tempo) are short and tell the
+# model what kind of tune follows. P (parts) may appear inside a body. Bibliographic fields
+# (B book, N notes, Z transcriber, S source, C composer, O origin, D discography, H history,
+# W/w words, ...) are dropped: they are long free text that has nothing to do with the music.
+KEPT_FIELDS = ("X", "T", "R", "M", "L", "Q", "K", "P")
+
+_FIELD_RE = re.compile(r"^([A-Za-z]):(.*)$")
+
+
+class InvalidSongError(ValueError):
+    """A tune cannot be played: no X:/K: header, no notes, or music21 cannot parse it."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading and cleaning
+# ---------------------------------------------------------------------------------------------
+
+
+def _ascii(text):
+    """Map accented and typographic characters to plain ASCII (é -> e, ’ -> ')."""
+    replacements = {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-"}
+    for src, dst in replacements.items():
+        text = text.replace(src, dst)
+    text = unicodedata.normalize("NFKD", text)
+    return text.encode("ascii", "ignore").decode("ascii")
+
+
+def _strip_comment(line):
+    """Remove a ``%`` comment (an escaped ``\\%`` is kept)."""
+    match = re.search(r"(?<!\\)%", line)
+    return line if match is None else line[: match.start()]
+
+
+def _simplify_body(line):
+    """Drop ornaments that change neither pitch nor rhythm.
+
+    Grace notes ``{...}`` take no time, slurs ``( )`` and staccato dots ``.`` only change the
+    articulation, ``!decorations!`` and quoted annotations ``"..."`` are text. Removing them makes
+    the character sequences shorter and more regular, so the model sees more bars per window.
+    Tuplets ``(3`` do change the rhythm and are kept.
+    """
+    line = re.sub(r"\{[^}]*\}", "", line)
+    line = re.sub(r'"[^"]*"', "", line)
+    line = re.sub(r"![^!]*!", "", line)
+    line = re.sub(r"\((?!\d)", "", line)
+    line = line.replace(")", "")
+    line = line.replace(".", "")
+    line = line.replace("~", "")
+    return line
+
+
+def clean_tune(tune, *, simplify=True):
+    """Clean one raw ABC tune into a compact block of text.
+
+    Keeps the header fields in :data:`KEPT_FIELDS` (the first title only), writes them as
+    ``F:value`` with no space after the colon, drops ``%`` comments and every other field, turns
+    the text into ASCII, collapses runs of spaces and removes empty lines, so that a tune is one
+    block with no blank line inside. With ``simplify`` (default) ornaments that change neither
+    pitch nor rhythm are removed as well (see :func:`_simplify_body`).
+
+    Returns the cleaned tune (a ``str`` without trailing newline). Raises ``ValueError`` when the
+    text has no ``X:`` line or no ``K:`` line.
+    """
+    lines = _ascii(tune).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    header, body = [], []
+    seen_title = in_body = False
+    for raw in lines:
+        line = _strip_comment(raw).rstrip()
+        if not line.strip():
+            continue
+        match = _FIELD_RE.match(line.strip())
+        if match:
+            field, value = match.group(1), re.sub(r"\s+", " ", match.group(2).strip())
+            if field not in KEPT_FIELDS:
+                continue
+            if field == "T":
+                if seen_title or in_body:
+                    continue
+                seen_title = True
+            if field == "R":
+                value = value.lower()
+            value = value.strip('"')
+            (body if in_body else header).append(f"{field}:{value}")
+            if field == "K":
+                in_body = True
+            continue
+        if not in_body:  # music before the K: line is malformed ABC; keep it out of the header
+            continue
+        if simplify:
+            line = _simplify_body(line)
+        line = re.sub(r"[ \t]+", " ", line).strip()
+        if line:
+            body.append(line)
+    if not header or not header[0].startswith("X:"):
+        raise ValueError("tune does not start with an X: (reference number) line")
+    if not in_body:
+        raise ValueError("tune has no K: (key) line, which must end the header")
+    return "\n".join(header + body)
+
+
+def split_tunes(text):
+    """Split the text of an ABC file into raw tunes, one per ``X:`` line (file header dropped)."""
+    starts = [m.start() for m in re.finditer(r"(?m)^X:", text)]
+    return [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)])]
+
+
+def _corpus_files(source):
+    import music21
+
+    root = pathlib.Path(music21.__file__).parent / "corpus"
+    files = []
+    for folder in CORPUS_SOURCES[source]:
+        found = sorted((root / folder).glob("*.abc"))
+        if not found:
+            raise FileNotFoundError(
+                f"music21's corpus folder {root / folder} holds no .abc files. Reinstall music21 "
+                f"(pip install --force-reinstall music21) or pass the path of an ABC file."
+            )
+        files.extend(found)
+    return files
+
+
+def _source_files(source):
+    if source in CORPUS_SOURCES:
+        return _corpus_files(source)
+    text = str(source)
+    if re.match(r"^(https?|ftp)://", text):
+        from . import data
+
+        return [data.fetch(text)]
+    path = pathlib.Path(text).expanduser()
+    if path.is_dir():
+        files = sorted(path.glob("*.abc"))
+        if not files:
+            raise FileNotFoundError(f"the folder {path} holds no .abc files")
+        return files
+    if path.is_file():
+        return [path]
+    raise FileNotFoundError(
+        f"{source!r} is neither a corpus name ({', '.join(CORPUS_SOURCES)}), an existing .abc "
+        f"file or folder, nor an http(s) URL."
+    )
+
+
+def load_training_data(source="oneills", *, simplify=True, verbose=True):
+    """Load cleaned ABC tunes to train on.
+
+    Parameters
+    ----------
+    source : str or path
+        ``"oneills"`` (default: O'Neill's 1850 collection from music21's corpus, 2,009 tunes),
+        ``"ryans"`` (Ryan's Mammoth Collection, 1,059 tunes), ``"all"`` (both), the path of an
+        ``.abc`` file or of a folder of them, or an http(s) URL of an ``.abc`` file (downloaded
+        once through :func:`mitdeeplearning.data.fetch`).
+    simplify : bool
+        Drop ornaments that change neither pitch nor rhythm (see :func:`clean_tune`).
+    verbose : bool
+        Print how many tunes were loaded.
+
+    Returns
+    -------
+    list of str
+        One cleaned tune per item, each starting with ``X:`` and holding no blank line. Tunes
+        without a ``K:`` line are skipped (and counted in the printed summary).
+    """
+    songs, skipped = [], 0
+    for path in _source_files(source):
+        text = pathlib.Path(path).read_text(encoding="utf-8", errors="replace")
+        for raw in split_tunes(text):
+            try:
+                songs.append(clean_tune(raw, simplify=simplify))
+            except ValueError:
+                skipped += 1
+    if not songs:
+        raise ValueError(f"no ABC tune (a block starting with 'X:' and holding 'K:') in {source!r}")
+    if verbose:
+        extra = f" ({skipped} without a K: line skipped)" if skipped else ""
+        print(f"Found {len(songs)} songs in {source!r}{extra}")
+    return songs
+
+
+# ---------------------------------------------------------------------------------------------
+# Splitting generated text
+# ---------------------------------------------------------------------------------------------
+
+
+def extract_song_snippet(text):
+    """Split text (e.g. model output) into tunes.
+
+    A tune starts at a line beginning with ``X:`` and runs to the next blank line, the next
+    ``X:`` line or the end of the text, whichever comes first. Text before the first ``X:`` line
+    (an unfinished tune) is ignored, and every tune is counted once. Returns a list of stripped
+    strings (possibly empty).
+    """
+    text = text.replace("\r\n", "\n")
+    songs = []
+    for chunk in split_tunes(text):
+        tune = re.split(r"\n[ \t]*\n", chunk, maxsplit=1)[0].strip()
+        if tune:
+            songs.append(tune)
+    return songs
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing and validation
+# ---------------------------------------------------------------------------------------------
+
+
+def _headers(song):
+    fields = {}
+    for line in song.split("\n"):
+        match = _FIELD_RE.match(line.strip())
+        if match and match.group(1) not in fields:
+            fields[match.group(1)] = match.group(2).strip()
+    return fields
+
+
+def parse_song(song):
+    """Parse an ABC tune with music21; returns a ``music21.stream.Score``.
+
+    Raises :class:`InvalidSongError` saying why when the text is empty, lacks an ``X:`` or
+    ``K:`` header, when music21 fails on it, or when it holds no notes.
+    """
+    if not isinstance(song, str):
+        raise InvalidSongError(f"a song must be ABC text (str), got {type(song).__name__}")
+    if not song.strip():
+        raise InvalidSongError("the song is empty")
+    lines = [line.strip() for line in song.strip().split("\n")]
+    if not lines[0].startswith("X:"):
+        raise InvalidSongError("no X: header: an ABC tune must start with a line 'X:<number>'")
+    fields = _headers(song)
+    if "K" not in fields:
+        raise InvalidSongError("no K: header: an ABC tune needs a key line such as 'K:G' before its notes")
+    import music21
+
+    # music21 writes a warning to stderr for every token it cannot read ("assuming C"); a
+    # generated tune can produce dozens. They are collected and quoted if parsing fails.
+    messages = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stderr(messages):
+        warnings.simplefilter("ignore")
+        try:
+            score = music21.converter.parse(song, format="abc")
+        except Exception as exc:  # music21 raises many types (ABCTokenException, IndexError, ...)
+            raise InvalidSongError(
+                f"music21 cannot parse the tune: {type(exc).__name__}: {exc}"
+                + (f" (after warnings: {messages.getvalue().strip()[:300]})" if messages.getvalue() else "")
+            ) from exc
+    if len(score.flatten().notes) == 0:
+        raise InvalidSongError("the tune has zero notes: music21 found no pitches in its body")
+    return score
+
+
+@dataclasses.dataclass
+class SongReport:
+    """What :func:`validate_song` found out about one tune."""
+
+    playable: bool
+    metrically_sound: bool
+    reason: str  # "ok" or why the tune fails the stronger level it fails
+    num_notes: int = 0
+    num_inner_bars: int = 0
+    num_full_inner_bars: int = 0
+
+    @property
+    def level(self):
+        return "metrically sound" if self.metrically_sound else "playable" if self.playable else "invalid"
+
+
+def _inner_bar_fit(score):
+    """(number of inner bars, number that fit the meter) for a parsed tune.
+
+    Empty bars (two bar lines in a row, as in ``||`` at a line end followed by ``|`` at the next
+    line's start) are notation, not music, and are skipped. A short bar followed by a short bar
+    that completes it (a section ending in the middle of a bar, then a pickup) counts as two bars
+    that fit, as both are written correctly.
+    """
+    import music21
+
+    part = score.parts[0] if score.parts else score
+    lengths = []
+    for measure in part.getElementsByClass(music21.stream.Measure):
+        actual = fractions.Fraction(measure.duration.quarterLength).limit_denominator(96)
+        if actual == 0:
+            continue
+        ts = measure.getContextByClass(music21.meter.TimeSignature)
+        expected = None if ts is None else fractions.Fraction(ts.barDuration.quarterLength).limit_denominator(96)
+        lengths.append((actual, expected))
+    inner = lengths[1:-1]
+    fits = [expected is not None and actual == expected for actual, expected in inner]
+    for i in range(len(inner) - 1):
+        (a, e), (b, _) = inner[i], inner[i + 1]
+        if e is not None and a < e and b < e and a + b == e:
+            fits[i] = fits[i + 1] = True
+    return len(inner), sum(fits)
+
+
+def validate_song(song, *, min_notes=8, min_bar_fraction=0.8, min_inner_bars=2):
+    """Check a tune at two levels and say why it fails.
+
+    *Playable*: it has ``X:`` and ``K:`` headers and music21 parses it to at least ``min_notes``
+    notes. *Metrically sound*: playable, and at least ``min_bar_fraction`` of its inner bars (all
+    but the first, which may be a pickup, and the last) last exactly what its meter ``M:`` says;
+    it needs at least ``min_inner_bars`` of them. Returns a :class:`SongReport`; never raises for
+    bad music (the reason is in the report).
+    """
+    try:
+        score = parse_song(song)
+    except InvalidSongError as exc:
+        return SongReport(False, False, str(exc))
+    n_notes = len(score.flatten().notes)
+    if n_notes < min_notes:
+        return SongReport(False, False, f"only {n_notes} notes (need at least {min_notes})", n_notes)
+    try:
+        inner, fit = _inner_bar_fit(score)
+    except Exception as exc:  # music21 can fail on odd meters while measuring bars
+        return SongReport(True, False, f"bars cannot be measured: {type(exc).__name__}: {exc}", n_notes)
+    if inner < min_inner_bars:
+        reason = f"only {inner} inner bars (need at least {min_inner_bars} to judge the meter)"
+        return SongReport(True, False, reason, n_notes, inner, fit)
+    if fit < min_bar_fraction * inner:
+        reason = f"only {fit} of {inner} inner bars match the meter (need {min_bar_fraction:.0%})"
+        return SongReport(True, False, reason, n_notes, inner, fit)
+    return SongReport(True, True, "ok", n_notes, inner, fit)
+
+
+def is_valid_song(song, level="playable"):
+    """True if ``song`` passes ``level`` ("playable" or "metrical") of :func:`validate_song`."""
+    if level not in ("playable", "metrical"):
+        raise ValueError(f"level must be 'playable' or 'metrical', got {level!r}")
+    report = validate_song(song)
+    return report.playable if level == "playable" else report.metrically_sound
+
+
+def summarize_songs(songs, *, progress=True):
+    """Validate many tunes; returns ``(reports, summary_line)``.
+
+    The summary reads ``"k/n playable, m/n metrically sound"``.
+    """
+    iterator = songs
+    if progress and len(songs) > 10:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(songs, desc="validating tunes")
+    reports = [validate_song(s) for s in iterator]
+    n = len(reports)
+    k = sum(r.playable for r in reports)
+    m = sum(r.metrically_sound for r in reports)
+    return reports, f"{k}/{n} playable, {m}/{n} metrically sound"
+
+
+# ---------------------------------------------------------------------------------------------
+# Synthesis
+# ---------------------------------------------------------------------------------------------
+
+
+def _tempo_qpm(song, default):
+    q = _headers(song).get("Q", "")
+    match = re.match(r"^\s*(?:(\d+)/(\d+)\s*=\s*)?(\d+)\s*$", q)
+    if not match:
+        return default
+    bpm = float(match.group(3))
+    if match.group(1):  # "1/4=120": beats of a given note length
+        return bpm * 4 * int(match.group(1)) / int(match.group(2))
+    return bpm
+
+
+def song_notes(song):
+    """The notes of a tune as an array of ``(start, duration, midi_pitch)`` rows, in quarter notes.
+
+    Ties are merged; chords give one row per pitch; grace notes (no duration) are dropped.
+    Raises :class:`InvalidSongError` like :func:`parse_song`.
+    """
+    score = song if not isinstance(song, str) else parse_song(song)
+    flat = score.flatten().stripTies()
+    rows = []
+    for element in flat.notes:
+        duration = float(element.duration.quarterLength)
+        if duration <= 0:
+            continue
+        for pitch in element.pitches:
+            rows.append((float(element.offset), duration, float(pitch.midi)))
+    if not rows:
+        raise InvalidSongError("the tune has no sounding notes (only grace notes or rests)")
+    return np.array(sorted(rows), dtype=np.float64)
+
+
+def _pluck(freq, n_samples, sample_rate):
+    """One plucked-string-like note: a few harmonics, each decaying faster than the last."""
+    t = np.arange(n_samples) / sample_rate
+    wave = np.zeros(n_samples)
+    for k, amp in ((1, 1.0), (2, 0.5), (3, 0.28), (4, 0.15), (5, 0.08), (6, 0.04)):
+        if k * freq >= sample_rate / 2:
+            break
+        wave += amp * np.exp(-t * (2.5 + 1.6 * k)) * np.sin(2 * np.pi * k * freq * t)
+    attack = min(n_samples, int(0.005 * sample_rate))
+    wave[:attack] *= np.linspace(0, 1, attack, endpoint=False)
+    release = min(n_samples, int(0.02 * sample_rate))
+    wave[n_samples - release :] *= np.linspace(1, 0, release)
+    return wave
+
+
+def synthesize_song(song, *, sample_rate=SAMPLE_RATE, tempo_qpm=None, max_seconds=20.0):
+    """Render a tune to a mono float32 waveform in [-1, 1] with a small numpy synthesiser.
+
+    ``tempo_qpm`` is quarter notes per minute (default: the tune's ``Q:`` field, else 120; reels
+    and jigs are lively). Notes ring for their written length plus a short tail. The audio is cut
+    at ``max_seconds`` (None: no limit) so notebooks that embed it stay small. Raises
+    :class:`InvalidSongError` for a tune that cannot be parsed or has no notes.
+    """
+    notes = song_notes(song)
+    qpm = tempo_qpm or (_tempo_qpm(song, 120.0) if isinstance(song, str) else 120.0)
+    sec_per_quarter = 60.0 / qpm
+    starts = notes[:, 0] * sec_per_quarter
+    durations = notes[:, 1] * sec_per_quarter
+    total = float(np.max(starts + durations)) + 0.3
+    if max_seconds is not None:
+        total = min(total, float(max_seconds))
+    n_total = int(round(total * sample_rate))
+    audio = np.zeros(n_total)
+    for start, duration, midi in zip(starts, durations, notes[:, 2]):
+        a = int(round(start * sample_rate))
+        if a >= n_total:
+            break
+        n = min(int((duration + 0.08) * sample_rate), n_total - a)
+        freq = 440.0 * 2.0 ** ((midi - 69.0) / 12.0)
+        audio[a : a + n] += _pluck(freq, n, sample_rate)
+    peak = np.max(np.abs(audio))
+    if peak == 0:
+        raise InvalidSongError("the tune rendered to silence")
+    return (0.9 * audio / peak).astype(np.float32)
+
+
+def _write_wav(path, audio, sample_rate):
+    import wave
+
+    pcm = np.clip(audio * 32767, -32768, 32767).astype("<i2")
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(sample_rate)
+        f.writeframes(pcm.tobytes())
+
+
+def _timidity_wav(song, wav_path):
+    missing = [tool for tool in ("abc2midi", "timidity") if shutil.which(tool) is None]
+    if missing:
+        raise RuntimeError(
+            f"backend='timidity' needs {' and '.join(missing)} on PATH (Debian/Ubuntu: "
+            f"apt-get install abcmidi timidity). Use the default backend='numpy', which needs "
+            f"no system tools."
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        abc, mid = pathlib.Path(tmp) / "song.abc", pathlib.Path(tmp) / "song.mid"
+        abc.write_text(song)
+        for cmd in (["abc2midi", str(abc), "-o", str(mid)], ["timidity", str(mid), "-Ow", "-o", str(wav_path)]):
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode != 0 or (cmd[0] == "abc2midi" and not mid.is_file()):
+                raise InvalidSongError(f"{cmd[0]} failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
+    return pathlib.Path(wav_path)
+
+
+def play_song(song, *, backend="numpy", tempo_qpm=None, max_seconds=20.0):
+    """Return an ``IPython.display.Audio`` that plays the tune (16 kHz mono by default).
+
+    ``backend="numpy"`` (default) synthesises in pure Python; ``backend="timidity"`` uses
+    ``abc2midi`` and ``timidity`` from PATH and raises ``RuntimeError`` if they are missing.
+    Raises :class:`InvalidSongError` (a ``ValueError``) saying why for an empty, header-less or
+    unparsable tune.
+    """
+    from IPython.display import Audio
+
+    if backend == "numpy":
+        audio = synthesize_song(song, tempo_qpm=tempo_qpm, max_seconds=max_seconds)
+        return Audio(audio, rate=SAMPLE_RATE)
+    if backend == "timidity":
+        parse_song(song)  # same errors as the numpy backend for bad tunes
+        with tempfile.TemporaryDirectory() as tmp:
+            wav = _timidity_wav(song, pathlib.Path(tmp) / "song.wav")
+            return Audio(data=wav.read_bytes())
+    raise ValueError(f"backend must be 'numpy' or 'timidity', got {backend!r}")
+
+
+def play_generated_song(generated_text, *, max_songs=3, level="playable"):
+    """Extract tunes from generated text, report how many are valid, play the first valid ones.
+
+    Prints ``"k of n tunes valid"`` and displays up to ``max_songs`` players (``None``: all).
+    Returns the list of valid tunes. Raises :class:`InvalidSongError` when no tune at all is
+    valid, with advice, so that a silent notebook cell never looks like success.
+    """
+    from IPython.display import display
+
+    songs = extract_song_snippet(generated_text)
+    if not songs:
+        raise InvalidSongError(
+            "no tune (a block starting with 'X:') in the generated text: generate more characters "
+            "or start generation from 'X'."
+        )
+    valid = [s for s in songs if is_valid_song(s, level=level)]
+    print(f"{len(valid)} of {len(songs)} tunes valid ({level})")
+    if not valid:
+        raise InvalidSongError(
+            f"none of the {len(songs)} generated tunes is {level}: train longer or lower the "
+            f"sampling temperature."
+        )
+    for song in valid[: max_songs if max_songs is not None else len(valid)]:
+        display(play_song(song))
+    return valid
+
+
+# Names of the 2020/21 notebooks, which converted through files on disk.
+
+
+def save_song_to_abc(song, filename="tmp"):
+    """Write ``song`` to ``<filename>.abc``; returns ``filename`` (as the 2020/21 helper did)."""
+    pathlib.Path(f"{filename}.abc").write_text(song)
+    return filename
+
+
+def abc2wav(abc_file, wav_file=None, *, backend="numpy", max_seconds=20.0):
+    """Render an ``.abc`` file (its first tune) to a WAV file; returns the WAV's path.
+
+    The WAV goes next to the ABC file unless ``wav_file`` is given. Unlike the 2020/21 helper
+    this needs no shell script: the default backend is the numpy synthesiser.
+    """
+    abc_file = pathlib.Path(abc_file)
+    songs = extract_song_snippet(abc_file.read_text())
+    if not songs:
+        raise InvalidSongError(f"{abc_file} holds no tune starting with 'X:'")
+    wav_file = pathlib.Path(wav_file) if wav_file else abc_file.with_suffix(".wav")
+    if backend == "timidity":
+        parse_song(songs[0])
+        return _timidity_wav(songs[0], wav_file)
+    if backend != "numpy":
+        raise ValueError(f"backend must be 'numpy' or 'timidity', got {backend!r}")
+    _write_wav(wav_file, synthesize_song(songs[0], max_seconds=max_seconds), SAMPLE_RATE)
+    return wav_file
+
+
+def play_wav(wav_file):
+    """An ``IPython.display.Audio`` for a WAV file."""
+    from IPython.display import Audio
+
+    if not os.path.isfile(wav_file):
+        raise FileNotFoundError(f"no WAV file at {wav_file}; create one with abc2wav(...)")
+    return Audio(filename=str(wav_file))
+
+
+# ---------------------------------------------------------------------------------------------
+# Piano roll
+# ---------------------------------------------------------------------------------------------
+
+
+_NAMES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
+
+
+def plot_song(song, *, ax=None, title=None, max_quarters=None):
+    """Draw a piano roll of a tune: one bar per note, pitch (MIDI) against time (quarter notes).
+
+    Bar lines of the tune are drawn as thin vertical lines. Returns the matplotlib ``Axes``.
+    Raises :class:`InvalidSongError` like :func:`parse_song`.
+    """
+    import matplotlib.pyplot as plt
+    import music21
+
+    score = parse_song(song) if isinstance(song, str) else song
+    notes = song_notes(score)
+    if max_quarters is not None:
+        notes = notes[notes[:, 0] < max_quarters]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 3))
+    for start, duration, midi in notes:
+        ax.add_patch(plt.Rectangle((start, midi - 0.4), duration * 0.95, 0.8, color="tab:blue"))
+    part = score.parts[0] if score.parts else score
+    for measure in part.getElementsByClass(music21.stream.Measure):
+        if max_quarters is None or measure.offset < max_quarters:
+            ax.axvline(float(measure.offset), color="0.85", linewidth=0.8, zorder=0)
+    lo, hi = int(notes[:, 2].min()) - 1, int(notes[:, 2].max()) + 1
+    ax.set_ylim(lo - 0.5, hi + 0.5)
+    ax.set_xlim(0, float(np.max(notes[:, 0] + notes[:, 1])))
+    ticks = [m for m in range(lo, hi + 1) if m % 12 in (0, 4, 7)]
+    ax.set_yticks(ticks, [f"{_NAMES[m % 12]}{m // 12 - 1}" for m in ticks])
+    ax.set_xlabel("time (quarter notes)")
+    ax.set_ylabel("pitch")
+    if title is None and isinstance(song, str):
+        title = _headers(song).get("T")
+    if title:
+        ax.set_title(title)
+    return ax
