@@ -64,6 +64,12 @@ def _numpy(value):
     return np.asarray(value)
 
 
+def _scalar(value, what):
+    arr = _numpy(value)
+    require(arr.size == 1, f"{what} should be a single number, got an array of shape {arr.shape}")
+    return float(arr.reshape(-1)[0])
+
+
 def _is_tensor(value):
     tf = _tf()
     return isinstance(value, (tf.Tensor, tf.Variable))
@@ -105,7 +111,7 @@ def check_func(func, trials=5, seed=0):
         a, b = (float(v) for v in rng.uniform(-10, 10, size=2))
         expected = (a + b) * (b - 1)
         got = func(tf.constant(a), tf.constant(b))
-        value = float(_numpy(got))
+        value = _scalar(got, "e")
         if not math.isclose(value, expected, rel_tol=1e-4, abs_tol=1e-4):
             hints = {
                 (a + b) * b: "did you compute d = b - 1?",
@@ -193,7 +199,7 @@ def check_identity_model(model, x):
 def check_gradient(x, dy_dx):
     """``dy_dx`` is the derivative of y = x² at ``x`` (that is 2x)."""
     require(dy_dx is not None, "the gradient is None: compute y inside `with tf.GradientTape() as tape:` and watch x (or make it a tf.Variable)")
-    x_v, g = float(_numpy(x)), float(_numpy(dy_dx))
+    x_v, g = _scalar(x, "x"), _scalar(dy_dx, "dy_dx")
     require(math.isclose(g, 2 * x_v, rel_tol=1e-5), f"dy/dx of x² at x={x_v} is {2 * x_v}, got {g}")
     return f"dy/dx = {g:g} at x = {x_v:g}"
 
@@ -201,7 +207,7 @@ def check_gradient(x, dy_dx):
 @check
 def check_sgd(history, x_f, tol=0.05):
     """Gradient descent on (x − x_f)² ends within ``tol`` of ``x_f``."""
-    values = [float(_numpy(v)) for v in history]
+    values = [_scalar(v, "each entry of the history") for v in history]
     require(len(values) >= 2, "record x after every iteration in the history list")
     start, end = abs(values[0] - x_f), abs(values[-1] - x_f)
     require(end <= tol, f"x ended at {values[-1]:.4f}, {end:.4f} from x_f={x_f}; check the loss is (x - x_f)**2 and apply the gradient (optimizer.apply_gradients)")
