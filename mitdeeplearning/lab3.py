@@ -1,0 +1,365 @@
+"""Lab 3: reinforcement learning with policy gradients (Cart-Pole, then Pong from pixels).
+
+The public face of the lab: the helpers the notebook uses (kept 2020/21 names ``play_video``,
+``preprocess_pong``, ``pong_change``, ``Memory``, ``aggregate_memories``,
+``parallelized_collect_rollout``, ``save_video_of_model``, ``save_video_of_memory``) and one
+``check_*`` per TODO. Each check builds its own small inputs, runs the student's code on them and
+compares properties (lengths, the return recursion, the direction of a gradient, sampling
+frequencies), never seeded floats.
+"""
+
+import numpy as np
+
+from .checks import check, require
+from .rl import (  # noqa: F401  (re-exported)
+    PONG_ENV_NAME,
+    PONG_SETTINGS,
+    CompiledPolicy,
+    Memory,
+    aggregate_memories,
+    checkpoint_path,
+    collect_rollout_per_step,
+    discount_rewards,
+    discount_rewards_pong,
+    make_env,
+    latest_checkpoint,
+    make_pong_envs,
+    normalize,
+    parallelized_collect_rollout,
+    pong_change,
+    preprocess_pong,
+    sample_actions,
+)
+from .video import count_frames, play_video, save_video_of_memory, save_video_of_model, write_mp4  # noqa: F401
+
+__all__ = [
+    "PONG_ENV_NAME",
+    "PONG_SETTINGS",
+    "CompiledPolicy",
+    "Memory",
+    "aggregate_memories",
+    "checkpoint_path",
+    "collect_rollout_per_step",
+    "latest_checkpoint",
+    "discount_rewards",
+    "discount_rewards_pong",
+    "make_env",
+    "make_pong_envs",
+    "normalize",
+    "parallelized_collect_rollout",
+    "pong_change",
+    "preprocess_pong",
+    "sample_actions",
+    "count_frames",
+    "play_video",
+    "save_video_of_memory",
+    "save_video_of_model",
+    "write_mp4",
+    "check_choose_action",
+    "check_memory",
+    "check_discount_rewards",
+    "check_compute_loss",
+    "check_train_step",
+    "check_preprocess_pong",
+    "check_pong_change",
+    "check_discount_rewards_pong",
+    "check_pong_model",
+]
+
+
+def _constant_logit_model(probabilities, obs_dim=4):
+    """A Keras model whose output is log(probabilities) whatever the input."""
+    import keras
+
+    probabilities = np.asarray(probabilities, dtype=np.float32)
+    model = keras.Sequential(
+        [
+            keras.Input((obs_dim,)),
+            keras.layers.Dense(
+                len(probabilities),
+                kernel_initializer="zeros",
+                bias_initializer=keras.initializers.Constant(np.log(probabilities)),
+            ),
+        ]
+    )
+    return model
+
+
+# --------------------------------------------------------------------------------------------
+# Part 1: Cart-Pole
+# --------------------------------------------------------------------------------------------
+@check
+def check_choose_action(choose_action, num_draws=4000):
+    """Sampled actions follow the policy's probabilities, for one observation and for a batch."""
+    probabilities = np.array([0.6, 0.3, 0.1], dtype=np.float32)
+    model = _constant_logit_model(probabilities)
+    rng = np.random.default_rng(0)
+
+    single = choose_action(model, rng.normal(size=4).astype(np.float32), single=True)
+    require(
+        np.ndim(single) == 0 and float(single) == int(single),
+        f"with single=True choose_action must return ONE integer action, got {single!r} "
+        f"(shape {np.shape(single)}); return action[0] for a single observation",
+    )
+    require(0 <= int(single) < 3, f"the action must be in range(n_actions) = 0..2, got {single}")
+
+    batch = rng.normal(size=(num_draws, 4)).astype(np.float32)
+    actions = np.asarray(choose_action(model, batch, single=False))
+    require(
+        actions.shape == (num_draws,),
+        f"with single=False choose_action must return one action per observation, shape ({num_draws},), "
+        f"got shape {actions.shape}; flatten the (batch, 1) output of tf.random.categorical",
+    )
+    require(
+        np.issubdtype(actions.dtype, np.integer),
+        f"actions must be integers (environment actions are indices), got dtype {actions.dtype}",
+    )
+    require(
+        actions.min() >= 0 and actions.max() < 3,
+        f"actions must lie in 0..n_actions-1, got values from {actions.min()} to {actions.max()}",
+    )
+    counts = np.bincount(actions, minlength=3) / num_draws
+    require(
+        len(np.unique(actions)) > 1,
+        "choose_action always returned the same action: it must SAMPLE from the policy "
+        "(tf.random.categorical(logits, num_samples=1)), not take the most likely action (argmax)",
+    )
+    tolerance = 5 * np.sqrt(probabilities * (1 - probabilities) / num_draws)
+    if not np.all(np.abs(counts - probabilities) <= tolerance):
+        softmax_of_probs = np.exp(probabilities) / np.exp(probabilities).sum()
+        if np.all(np.abs(counts - softmax_of_probs) <= tolerance + 0.01):
+            require(
+                False,
+                "actions follow softmax(probabilities), not the policy: tf.random.categorical expects "
+                "LOGITS, so pass the model's output directly instead of applying softmax first",
+            )
+        require(
+            False,
+            f"sampled action frequencies {np.round(counts, 3).tolist()} do not match the policy's "
+            f"probabilities {[round(float(p), 2) for p in probabilities]}; sample with tf.random.categorical(logits, 1) "
+            f"where logits = model(observation)",
+        )
+    return f"choose_action samples from the policy (frequencies {np.round(counts, 2).tolist()} vs {[round(float(p), 2) for p in probabilities]})"
+
+
+@check
+def check_memory(memory_class):
+    """``Memory`` (the class or an instance) stores observations, actions and rewards, and clears."""
+    memory = memory_class() if isinstance(memory_class, type) else memory_class
+    memory.clear()
+    steps = [(np.array([0.1, 0.2, 0.3, 0.4], np.float32) * k, k % 2, float(k)) for k in range(1, 4)]
+    for observation, action, reward in steps:
+        memory.add_to_memory(observation, action, reward)
+    for name in ("observations", "actions", "rewards"):
+        stored = getattr(memory, name, None)
+        require(stored is not None, f"the memory has no attribute {name!r}; keep the three lists created in clear()")
+        require(
+            len(stored) == 3,
+            f"after 3 calls of add_to_memory, memory.{name} holds {len(stored)} items, expected 3; "
+            f"add_to_memory must append the new {name[:-1]} to self.{name}",
+        )
+    require(
+        list(memory.actions) == [1, 0, 1] and [float(r) for r in memory.rewards] == [1.0, 2.0, 3.0],
+        f"memory.actions = {list(memory.actions)} and memory.rewards = {list(memory.rewards)}; expected "
+        "[1, 0, 1] and [1.0, 2.0, 3.0] — append each argument to its own list, in order",
+    )
+    require(
+        all(np.allclose(stored, expected[0]) for stored, expected in zip(memory.observations, steps)),
+        "memory.observations does not hold the observations passed to add_to_memory, in order",
+    )
+    memory.clear()
+    require(
+        len(memory.observations) == len(memory.actions) == len(memory.rewards) == 0,
+        "memory.clear() must empty all three lists",
+    )
+    return "Memory stores observations, actions and rewards in order, and clears"
+
+
+@check
+def check_discount_rewards(discount_rewards):
+    """A hand-computed example and the recursion G_t = r_t + gamma * G_{t+1}."""
+    result = np.asarray(discount_rewards([1.0, 1.0, 1.0], 0.5), dtype=np.float64).reshape(-1)
+    require(result.shape == (3,), f"expected one return per reward (shape (3,)), got shape {result.shape}")
+    if np.allclose(result, [1.0, 1.5, 1.75]):
+        require(False, "returns are accumulated forwards in time; iterate from the LAST reward to the first")
+    if abs(result.mean()) < 1e-4 and not np.allclose(result, 0):
+        require(False, "the returns look normalised; discount_rewards must return the raw discounted returns "
+                       "(normalise separately with normalize)")
+    require(
+        np.allclose(result, [1.75, 1.5, 1.0]),
+        f"for rewards [1, 1, 1] and gamma 0.5 expected returns [1.75, 1.5, 1.0] "
+        f"(G_2 = 1, G_1 = 1 + 0.5*1, G_0 = 1 + 0.5*1.5), got {result.tolist()}",
+    )
+    rewards = np.random.default_rng(1).normal(size=20)
+    gamma = 0.9
+    returns = np.asarray(discount_rewards(rewards, gamma), dtype=np.float64).reshape(-1)
+    require(returns.shape == (20,), f"expected 20 returns for 20 rewards, got shape {returns.shape}")
+    require(np.isclose(returns[-1], rewards[-1], atol=1e-4), "the last return must equal the last reward")
+    require(
+        np.allclose(returns[:-1], rewards[:-1] + gamma * returns[1:], atol=1e-4),
+        "the returns do not satisfy G_t = r_t + gamma * G_{t+1}; check the update of the running sum",
+    )
+    return "discount_rewards computes G_t = r_t + gamma * G_{t+1}"
+
+
+def _reference_loss(logits, actions, rewards):
+    import tensorflow as tf
+
+    neg_logprob = tf.nn.sparse_softmax_cross_entropy_with_logits(logits=logits, labels=actions)
+    return tf.reduce_mean(neg_logprob * rewards)
+
+
+@check
+def check_compute_loss(compute_loss):
+    """Loss is a scalar mean of -log pi(a|s) * return, and descent raises rewarded actions."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(2)
+    logits = tf.Variable(rng.normal(size=(6, 3)).astype(np.float32))
+    actions = tf.constant([0, 1, 2, 0, 1, 2], dtype=tf.int32)
+    rewards = tf.constant(rng.uniform(0.5, 2.0, size=6).astype(np.float32))
+    with tf.GradientTape() as tape:
+        loss = compute_loss(logits, actions, rewards)
+    loss = tf.convert_to_tensor(loss)
+    require(loss.shape.rank == 0, f"the loss must be a scalar (reduce_mean over the batch), got shape {loss.shape}")
+    expected = float(_reference_loss(logits, actions, rewards))
+    value = float(loss)
+    require(np.isfinite(value), f"the loss is {value}; it must be finite")
+    if np.isclose(value, -expected, rtol=1e-4):
+        require(False, "the loss has the wrong sign: use the NEGATIVE log-probability (cross-entropy) times the "
+                       "return, so that minimising it raises the probability of well-rewarded actions")
+    if np.isclose(value, expected * len(actions), rtol=1e-4):
+        require(False, "the loss is a sum over the batch; take the mean (tf.reduce_mean)")
+    require(
+        np.isclose(value, expected, rtol=1e-4, atol=1e-6),
+        f"loss {value:.5f} differs from mean(sparse_softmax_cross_entropy_with_logits(logits, actions) * rewards) "
+        f"= {expected:.5f}; pass logits (not probabilities) and multiply by the discounted rewards",
+    )
+    gradient = tape.gradient(loss, logits)
+    require(gradient is not None, "the loss is not differentiable with respect to the logits; use TensorFlow ops")
+    taken = tf.gather(gradient, actions, batch_dims=1).numpy()
+    require(
+        np.all(taken < 0),
+        "a gradient-descent step must RAISE the logit of an action taken with positive return; check the sign",
+    )
+    return "compute_loss = mean(-log pi(a|s) * G); descent raises the log-probability of rewarded actions"
+
+
+@check
+def check_train_step(train_step, loss_function=None):
+    """One train step moves the weights and raises the probability of actions with positive return."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2)])
+    optimizer = keras.optimizers.SGD(learning_rate=0.1)
+    optimizer.build(model.trainable_variables)
+    observations = np.random.default_rng(3).normal(size=(16, 4)).astype(np.float32)
+    actions = np.zeros(16, dtype=np.int32)  # every step took action 0 ...
+    rewards = np.ones(16, dtype=np.float32)  # ... and it paid off
+    before_weights = [w.numpy().copy() for w in model.trainable_variables]
+    before = tf.nn.softmax(model(observations)).numpy()[:, 0].mean()
+    result = train_step(model, loss_function or _reference_loss, optimizer, observations, actions, rewards)
+    changed = any(not np.allclose(a, w.numpy()) for a, w in zip(before_weights, model.trainable_variables))
+    require(changed, "the model's weights did not change: compute the gradients of the loss with a GradientTape and "
+                     "apply them with optimizer.apply_gradients(zip(grads, model.trainable_variables))")
+    after = tf.nn.softmax(model(observations)).numpy()[:, 0].mean()
+    require(
+        after > before,
+        f"after one step on rewarded action 0, its mean probability went from {before:.3f} to {after:.3f}; it must "
+        f"rise. Call the loss as loss_function(logits, actions, discounted_rewards) and MINIMISE it (apply the "
+        f"gradients, not their negation)",
+    )
+    del result
+    return f"train_step updates the weights (p(rewarded action) {before:.3f} -> {after:.3f})"
+
+
+# --------------------------------------------------------------------------------------------
+# Part 2: Pong
+# --------------------------------------------------------------------------------------------
+def _synthetic_pong_frames():
+    """Two 210x160x3 Pong-like frames: background 144, a ball moving right, a paddle moving down."""
+    prev = np.zeros((210, 160, 3), np.uint8)
+    prev[..., 0], prev[..., 1], prev[..., 2] = 144, 72, 17
+    curr = prev.copy()
+    prev[100:104, 60:62] = 236  # ball
+    curr[100:104, 70:72] = 236
+    prev[80:96, 140:144] = (92, 186, 92)  # paddle
+    curr[90:106, 140:144] = (92, 186, 92)
+    return prev, curr
+
+
+@check
+def check_preprocess_pong(processed):
+    """A pre-processed frame: (80, 80, 1) float32 of zeros and ones, with something on it."""
+    x = np.asarray(processed)
+    require(x.shape == (80, 80, 1), f"a pre-processed frame has shape (80, 80, 1), got {x.shape}")
+    require(x.dtype == np.float32, f"pre-processed frames must be float32 (np.float is gone from NumPy), got {x.dtype}")
+    values = set(np.unique(x).tolist())
+    require(values <= {0.0, 1.0}, f"pre-processed pixels must be 0 or 1, got values {sorted(values)[:6]}")
+    require(1.0 in values, "the pre-processed frame is all background; pass a real Pong frame (env.reset / env.step)")
+    return "pre-processed frame: (80, 80, 1) float32 of 0/1"
+
+
+@check
+def check_pong_change(pong_change):
+    """The frame difference is preprocess(curr) - preprocess(prev), float32 values in {-1, 0, 1}."""
+    prev, curr = _synthetic_pong_frames()
+    result = np.asarray(pong_change(prev, curr))
+    expected = preprocess_pong(curr) - preprocess_pong(prev)
+    require(result.shape == (80, 80, 1), f"the frame difference has shape (80, 80, 1), got {result.shape}")
+    require(result.dtype == np.float32, f"the frame difference must be float32, got {result.dtype}")
+    if np.array_equal(result, -expected):
+        require(False, "the difference is reversed: subtract the PREVIOUS frame from the CURRENT one (curr - prev)")
+    require(
+        set(np.unique(result).tolist()) <= {-1.0, 0.0, 1.0},
+        f"differences of 0/1 frames are -1, 0 or 1, got values {np.unique(result)[:6].tolist()}; "
+        "pre-process both frames and subtract, without rescaling",
+    )
+    require(
+        np.array_equal(result, expected),
+        "the difference does not equal preprocess_pong(curr) - preprocess_pong(prev); pre-process BOTH raw frames first",
+    )
+    return "pong_change = preprocess(curr) - preprocess(prev), values in {-1, 0, 1}"
+
+
+@check
+def check_discount_rewards_pong(discount_rewards_pong):
+    """Discounting restarts at every point: no return flows from one rally into the previous one."""
+    rewards = [0.0, 0.0, 1.0, 0.0, 0.0, -1.0]
+    result = np.asarray(discount_rewards_pong(rewards, 0.5), dtype=np.float64).reshape(-1)
+    require(result.shape == (6,), f"expected one return per reward (shape (6,)), got {result.shape}")
+    expected = np.array([0.25, 0.5, 1.0, -0.25, -0.5, -1.0])
+    no_reset = discount_rewards(rewards, 0.5)
+    if np.allclose(result, no_reset):
+        require(False, "the running return is not reset when a point is scored: set it to 0 whenever reward != 0 "
+                       "before adding that reward")
+    require(
+        np.allclose(result, expected),
+        f"for rewards {rewards} and gamma 0.5 expected {expected.tolist()}, got {np.round(result, 4).tolist()}",
+    )
+    return "discount_rewards_pong restarts the return at every point"
+
+
+@check
+def check_pong_model(model, n_actions=6):
+    """The CNN maps a batch of (80, 80, 1) frame differences to (batch, n_actions) logits."""
+    import keras
+
+    x = np.zeros((2, 80, 80, 1), np.float32)
+    x[:, 40:44, 30:32] = 1.0
+    out = np.asarray(model(x))
+    require(out.shape == (2, n_actions), f"the policy must output (batch, {n_actions}) logits, got shape {out.shape}")
+    require(np.all(np.isfinite(out)), "the policy output contains NaN or inf")
+    last = model.layers[-1]
+    require(
+        getattr(last, "activation", keras.activations.linear) in (keras.activations.linear, None),
+        "the last layer must output LOGITS: remove its activation (no softmax; the sampling and the loss "
+        "apply it themselves)",
+    )
+    require(
+        any(isinstance(layer, keras.layers.Conv2D) for layer in model.layers),
+        "the policy should start with Conv2D layers that see the frame difference as an image",
+    )
+    return f"policy maps (batch, 80, 80, 1) frame differences to (batch, {n_actions}) logits"

@@ -1,0 +1,158 @@
+"""Write, count and embed mp4 videos of agents, with no display server.
+
+Frames come from ``env.render()`` with ``render_mode="rgb_array"`` (or from a Memory); they are
+piped to the ffmpeg binary that the ``imageio-ffmpeg`` wheel ships, encoded as H.264 in an mp4
+that browsers play, and shown in a notebook as an HTML5 ``<video>`` element whose source is the
+file itself, base64-encoded, so the executed notebook carries the video. The ffmpeg process ends
+when the file is closed; nothing is left running.
+"""
+
+import base64
+from pathlib import Path
+
+import numpy as np
+
+from . import rl
+
+__all__ = ["write_mp4", "count_frames", "play_video", "save_video_of_model", "save_video_of_memory"]
+
+
+def _even(frame):
+    # H.264 in yuv420p (the pixel format every browser plays) needs even width and height.
+    h, w = frame.shape[:2]
+    if h % 2 or w % 2:
+        frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+    return frame
+
+
+def write_mp4(frames, filename, fps=30):
+    """Encode an iterable of (H, W, 3) uint8 RGB frames as an H.264 mp4; return the Path.
+
+    Raises ValueError when there are no frames or a frame has the wrong shape or dtype.
+    """
+    import imageio_ffmpeg
+
+    filename = Path(filename)
+    filename.parent.mkdir(parents=True, exist_ok=True)
+    writer = None
+    count = 0
+    try:
+        for frame in frames:
+            frame = np.asarray(frame)
+            if frame.ndim == 2:
+                frame = np.repeat(frame[..., None], 3, axis=-1)
+            if frame.ndim != 3 or frame.shape[-1] != 3 or frame.dtype != np.uint8:
+                raise ValueError(
+                    f"video frames must be (H, W, 3) uint8 RGB arrays, got shape {frame.shape} dtype "
+                    f"{frame.dtype}; use env.render() with render_mode='rgb_array'"
+                )
+            frame = _even(frame)
+            if writer is None:
+                size = (frame.shape[1], frame.shape[0])
+                writer = imageio_ffmpeg.write_frames(
+                    str(filename),
+                    size,
+                    fps=fps,
+                    codec="libx264",
+                    pix_fmt_in="rgb24",
+                    pix_fmt_out="yuv420p",
+                    macro_block_size=1,
+                    ffmpeg_log_level="error",
+                    # moov atom first, so browsers start playing before the whole file has arrived
+                    output_params=["-movflags", "+faststart"],
+                )
+                writer.send(None)  # start the ffmpeg process
+            elif (frame.shape[1], frame.shape[0]) != size:
+                raise ValueError(f"frame {count} has size {frame.shape[1]}x{frame.shape[0]}, the first had {size}")
+            writer.send(np.ascontiguousarray(frame))
+            count += 1
+    finally:
+        if writer is not None:
+            writer.close()  # waits for ffmpeg to finish writing and exit
+    if count == 0:
+        raise ValueError(f"no frames to write to {filename}: the episode or memory was empty")
+    return filename
+
+
+def count_frames(filename):
+    """Number of video frames in a video file (decoded by ffmpeg, so a broken file raises)."""
+    import imageio_ffmpeg
+
+    nframes, _ = imageio_ffmpeg.count_frames_and_secs(str(filename))
+    return nframes
+
+
+def play_video(filename, width=480):
+    """Show an mp4 in a notebook: an HTML5 video element with the file embedded as base64."""
+    from IPython.display import HTML
+
+    path = Path(filename)
+    if not path.is_file():
+        raise FileNotFoundError(f"no video at {path}; create it with save_video_of_model or save_video_of_memory")
+    encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+    return HTML(
+        f'<video width="{int(width)}" controls loop playsinline>'
+        f'<source src="data:video/mp4;base64,{encoded}" type="video/mp4">'
+        f"Your browser does not play mp4 video.</video>"
+    )
+
+
+def save_video_of_model(model, env_name, suffix="", num_frames=1000, filename=None, seed=0, fps=30):
+    """Let ``model`` play one episode of ``env_name`` (at most ``num_frames`` frames) and film it.
+
+    The policy samples from the model's logits. Cart-Pole observations go to the model as they
+    are; for Pong the model sees the difference of the last two pre-processed frames, as in
+    training. Returns the mp4's file name (``<env>_agent<suffix>.mp4`` unless ``filename``).
+    """
+    filename = filename or f"{env_name.replace('/', '_')}_agent{suffix}.mp4"
+    env = rl.make_env(env_name, render_mode="rgb_array")
+    policy = model if isinstance(model, rl.CompiledPolicy) else rl.CompiledPolicy(model)
+    is_pong = "Pong" in env_name
+    try:
+        observation, _ = env.reset(seed=seed)
+
+        def frames():
+            nonlocal observation
+            previous = current = rl.preprocess_pong(observation) if is_pong else None
+            for _ in range(int(num_frames)):
+                yield env.render()
+                x = current - previous if is_pong else np.asarray(observation, dtype=np.float32)
+                action = rl.sample_actions(policy, x, single=True)
+                observation, _, terminated, truncated, _ = env.step(action)
+                if is_pong:
+                    previous, current = current, rl.preprocess_pong(observation)
+                if terminated or truncated:
+                    yield env.render()
+                    return
+
+        write_mp4(frames(), filename, fps=fps)
+    finally:
+        env.close()
+    return str(filename)
+
+
+def save_video_of_memory(memory, filename, size=(512, 512), fps=30):
+    """Film the observations stored in a Memory (Pong frame differences) and return the file name.
+
+    Values in [-1, 1] become grey levels (0 -> mid grey, +1 -> white, -1 -> black); images are
+    scaled to ``size`` (width, height) with nearest-neighbour so pixels stay sharp.
+    """
+    import cv2
+
+    observations = memory.observations
+    if len(observations) == 0:
+        raise ValueError("the memory holds no observations; collect a rollout first")
+
+    def frames():
+        for obs in observations:
+            img = np.asarray(obs, dtype=np.float32)
+            if img.ndim == 3 and img.shape[-1] == 1:
+                img = img[..., 0]
+            if img.ndim == 1:
+                raise ValueError(f"observations of shape {img.shape} are not images; save_video_of_memory films Pong frames")
+            grey = np.clip((img + 1.0) * 127.5, 0, 255).astype(np.uint8)
+            grey = cv2.resize(grey, tuple(int(s) for s in size), interpolation=cv2.INTER_NEAREST)
+            yield np.repeat(grey[..., None], 3, axis=-1)
+
+    write_mp4(frames(), filename, fps=fps)
+    return str(filename)
