@@ -103,7 +103,7 @@ def run_notebook(path, profile="default", out_dir="runs", root=None, cell_timeou
             progress_bar=False,
             log_output=False,
             execution_timeout=cell_timeout,
-            cwd=str(path.parent),
+            cwd=str(out_path.parent),  # files a notebook writes (videos, checkpoints) stay beside its executed copy
         )
     except papermill.PapermillExecutionError as exc:
         return RunResult(str(rel), profile, "failed", time.perf_counter() - start, str(out_path), error=_describe_failure(exc))
