@@ -251,8 +251,15 @@ def check_train_step(train_step, loss_function=None):
     import keras
     import tensorflow as tf
 
-    keras.utils.set_random_seed(3)
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2)])
+    # seeded initialisers, not keras.utils.set_random_seed: a global TF seed would make every later
+    # eager tf.random.categorical call in the notebook compile a new kernel (memory grows per step)
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(8, activation="relu", kernel_initializer=keras.initializers.GlorotUniform(seed=3)),
+            keras.layers.Dense(2, kernel_initializer=keras.initializers.GlorotUniform(seed=4)),
+        ]
+    )
     optimizer = keras.optimizers.SGD(learning_rate=0.1)
     optimizer.build(model.trainable_variables)
     observations = np.random.default_rng(3).normal(size=(16, 4)).astype(np.float32)
