@@ -161,7 +161,7 @@ def _encoder_fn(dbvae):
     return fn
 
 
-def get_training_sample_probabilities(mu, bins=10, smoothing_fac=0.001, combine="max"):
+def get_training_sample_probabilities(mu, bins=10, smoothing_fac=0.001, combine="max", n_components=None):
     """Sampling probabilities over faces that favour rare latent values (Amini et al., 2019).
 
     For every latent dimension j, a histogram with ``bins`` bins estimates the density Q̂_j of
@@ -171,8 +171,17 @@ def get_training_sample_probabilities(mu, bins=10, smoothing_fac=0.001, combine=
     ``combine`` joins the dimensions: ``"product"`` is the paper's W(x) ∝ Π_j 1/(Q̂_j + α);
     ``"max"`` (the 2020 course code) takes each face's largest normalised per-dimension weight,
     which is far less extreme. Returns float64 probabilities of shape (N,) summing to 1.
+
+    ``n_components`` (our variant, not the paper's): first project the centred μ onto its
+    ``n_components`` principal directions (the directions of largest variation over the faces)
+    and build the histograms there, so that dimensions holding little variation (whose tails are
+    filled by nuisance factors) do not spread the weight over every face.
     """
     mu = np.asarray(mu, dtype=np.float64)
+    if n_components is not None:
+        centred = mu - mu.mean(axis=0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        mu = centred @ vt[:n_components].T
     n, d = mu.shape
     log_w = np.zeros(n) if combine == "product" else np.full(n, -np.inf)
     for j in range(d):
@@ -242,6 +251,7 @@ def train_dbvae(
     bins=10,
     smoothing_fac=0.001,
     combine="max",
+    n_components=None,
     kl_weight=0.0005,
     progress=True,
     on_resample=None,
@@ -270,7 +280,7 @@ def train_dbvae(
     for i in tqdm(range(steps), desc="DB-VAE" if debias else "VAE (uniform)", disable=not progress):
         if debias and i >= warmup_steps and (i - warmup_steps) % resample_every == 0:
             mu = get_latent_mu(loader.iter_train_faces(), dbvae)
-            p_pos = get_training_sample_probabilities(mu, bins, smoothing_fac, combine)
+            p_pos = get_training_sample_probabilities(mu, bins, smoothing_fac, combine, n_components)
             history.append((i, p_pos))
             if on_resample is not None:
                 on_resample(i, p_pos)
