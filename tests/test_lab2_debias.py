@@ -1,0 +1,78 @@
+"""Reference DB-VAE pieces: resampling weights, oracle, evaluation, and a tiny end-to-end run."""
+
+import numpy as np
+import pytest
+
+from mitdeeplearning import debias, faces
+
+
+def _mu_with_rare_cluster(n=1000, rare=30, d=4, shift=6.0):
+    rng = np.random.default_rng(0)
+    mu = rng.normal(size=(n, d))
+    mu[:rare, 0] += shift
+    return mu
+
+
+@pytest.mark.parametrize("combine", ["max", "product"])
+def test_histogram_weights_favour_rare_faces(combine):
+    mu = _mu_with_rare_cluster()
+    p = debias.get_training_sample_probabilities(mu, combine=combine)
+    assert p.shape == (1000,) and np.isclose(p.sum(), 1.0) and (p >= 0).all()
+    assert p[:30].sum() > 0.1  # 3 % of the faces get far more than 3 % of the draws
+
+
+def test_product_is_more_extreme_than_max():
+    mu = np.random.default_rng(1).normal(size=(2000, 16))
+    ess_max = debias.effective_sample_size(debias.get_training_sample_probabilities(mu, combine="max"))
+    ess_prod = debias.effective_sample_size(debias.get_training_sample_probabilities(mu, combine="product"))
+    assert ess_prod < ess_max
+
+
+def test_pca_variant_finds_the_dominant_direction():
+    rng = np.random.default_rng(2)
+    mu = rng.normal(size=(1000, 8)) * 0.3
+    direction = rng.normal(size=8)
+    direction /= np.linalg.norm(direction)
+    mu += np.outer(np.r_[np.full(40, 5.0), rng.normal(size=960)], direction)  # rare faces far along one axis
+    p = debias.get_training_sample_probabilities(mu, n_components=1)
+    assert p[:40].sum() > 0.2
+
+
+def test_unknown_combine_raises():
+    with pytest.raises(ValueError, match="combine"):
+        debias.get_training_sample_probabilities(np.zeros((5, 2)), combine="mean")
+
+
+def test_effective_sample_size_and_oracle():
+    assert debias.effective_sample_size(np.ones(50) / 50) == pytest.approx(50)
+    darker = np.r_[np.ones(5, bool), np.zeros(95, bool)]
+    p = debias.oracle_probabilities(darker, 0.5)
+    assert p[darker].sum() == pytest.approx(0.5) and p.sum() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="both"):
+        debias.oracle_probabilities(np.ones(4, bool))
+
+
+def test_evaluate_groups_counts_recall_per_group():
+    labels = np.array([1, 1, 1, 1, 0, 0], np.float32)[:, None]
+    groups = np.array([0, 1, 2, 3, -1, -1])
+    logits = np.array([5.0, 5.0, -5.0, 5.0, -5.0, 5.0])
+    r = debias.evaluate_groups(lambda x: x[:, :1], np.repeat(logits[:, None], 2, axis=1).astype(np.float32), labels, groups)
+    assert r["recall"] == [1.0, 1.0, 0.0, 1.0]
+    assert r["nonface_accuracy"] == 0.5 and r["accuracy"] == pytest.approx(4 / 6)
+    assert r["gap"] == pytest.approx(50.0)
+
+
+def test_tiny_end_to_end_run(tmp_path):
+    path = faces.synthetic_faces_path(cache_dir=tmp_path, progress=False, n_train_faces=64, n_train_nonfaces=64,
+                                      n_test_per_group=4, darker_fraction=0.2)
+    loader = faces.TrainingDatasetLoader(path).seed(0)
+    model = debias.DB_VAE(4, n_filters=4)
+    seen = []
+    losses, history = debias.train_dbvae(model, loader, steps=6, batch_size=8, warmup_steps=2, resample_every=2,
+                                         progress=False, on_resample=lambda s, p: seen.append(s))
+    assert len(losses) == 6 and np.isfinite(losses).all()
+    assert [s for s, _ in history] == seen == [2, 4]
+    assert all(p.shape == (len(loader.pos_train_inds),) for _, p in history)
+    x, y, g = faces.load_test_set(path)
+    r = debias.evaluate_groups(lambda b: model.encode(b)[0], x, y, g)
+    assert len(r["recall"]) == 4 and 0 <= r["accuracy"] <= 1
