@@ -293,6 +293,14 @@ def parse_song(song):
     fields = _headers(song)
     if "K" not in fields:
         raise InvalidSongError("no K: header: an ABC tune needs a key line such as 'K:G' before its notes")
+    for number, line in enumerate(lines, 1):
+        if re.match(r"^[XTQRP]:", line):
+            continue
+        big = re.search(r"\d{3,}", line)
+        if big:
+            # a length like A822482 makes music21 build hundreds of thousands of bars (and use
+            # gigabytes); real tunes never write numbers of more than two digits here
+            raise InvalidSongError(f"implausible number {big.group()} at line {number}: note lengths and meters have at most two digits")
     import music21
 
     # music21 writes a warning to stderr for every token it cannot read ("assuming C"); a
@@ -421,9 +429,9 @@ def _tempo_qpm(song, default):
     if not match:
         return default
     bpm = float(match.group(3))
-    if match.group(1):  # "1/4=120": beats of a given note length
-        return bpm * 4 * int(match.group(1)) / int(match.group(2))
-    return bpm
+    if match.group(1) and int(match.group(2)) > 0:  # "1/4=120": beats of a given note length
+        bpm = bpm * 4 * int(match.group(1)) / int(match.group(2))
+    return min(max(bpm, 40.0), 320.0)  # generated tunes may write any tempo; keep it listenable
 
 
 def song_notes(song):
