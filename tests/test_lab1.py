@@ -247,3 +247,12 @@ def test_check_sampling():
 
 def test_any_other_exception_becomes_assertion_with_hint():
     rejects(lab1.check_vectorize, lambda s: 1 / 0, CHAR2IDX, IDX2CHAR, TEXT, match="could not inspect")
+
+
+def test_lab1_import_is_light():
+    import subprocess
+    import sys
+
+    code = "import sys, mitdeeplearning as mdl; mdl.lab1; print('tensorflow' in sys.modules, 'music21' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
