@@ -46,7 +46,7 @@ def cartpole_time_to_solve(seed, max_seconds, max_episodes=3000, gamma=0.99, lea
     keras.utils.set_random_seed(seed)
     env = rl.make_env("CartPole-v1", seed=seed)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(units, activation="relu"), keras.layers.Dense(2)])
-    policy = rl.CompiledPolicy(model)
+    policy = rl.NumpyPolicy(model)  # as the notebook: NumPy forward pass, refreshed after each update
     optimizer = keras.optimizers.Adam(learning_rate)
     optimizer.build(model.trainable_variables)
     memory = rl.Memory()
@@ -69,6 +69,7 @@ def cartpole_time_to_solve(seed, max_seconds, max_episodes=3000, gamma=0.99, lea
                 np.array(memory.actions, dtype=np.int32),
                 rl.normalize(rl.discount_rewards(memory.rewards, gamma)),
             )
+            policy.refresh()
             rewards.append(sum(memory.rewards))
             if len(rewards) >= 100 and np.mean(rewards[-100:]) >= 475:
                 return episode + 1, time.perf_counter() - start, int(sum(rewards))

@@ -27,6 +27,7 @@ __all__ = [
     "make_env",
     "make_pong_envs",
     "CompiledPolicy",
+    "NumpyPolicy",
     "sample_actions",
     "parallelized_collect_rollout",
     "collect_rollout_per_step",
@@ -252,12 +253,39 @@ def pong_change(prev, curr):
 # --------------------------------------------------------------------------------------------
 # Policies and rollouts
 # --------------------------------------------------------------------------------------------
-class CompiledPolicy:
-    """A Keras model behind one compiled ``tf.function``: calling it costs one graph call per batch.
+_NUMPY_ACTIVATIONS = {
+    "linear": lambda x: x,
+    "relu": lambda x: np.maximum(x, 0.0),
+    "tanh": np.tanh,
+    "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
+}
 
-    ``policy(x)`` and ``policy.predict(x)`` both return the model's output for the whole batch
-    (a tensor and a NumPy array respectively); a ``choose_action(model, obs)`` written against a
-    Keras model works unchanged when handed this object instead.
+
+def _dense_stack(model):
+    """The Dense layers of a Dense-only model with NumPy-friendly activations, else None."""
+    import keras
+
+    layers = []
+    for layer in getattr(model, "layers", []):
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        if not isinstance(layer, keras.layers.Dense):
+            return None
+        name = getattr(layer.activation, "__name__", None)
+        if name not in _NUMPY_ACTIVATIONS:
+            return None
+        layers.append((layer, _NUMPY_ACTIVATIONS[name]))
+    return layers or None
+
+
+class CompiledPolicy:
+    """A Keras model behind one compiled ``tf.function``: one graph call per batch of observations.
+
+    ``policy(x)`` and ``policy.predict(x)`` return the model's output (logits) for a batch; calling
+    a Keras model eagerly costs milliseconds of Python overhead, a compiled graph a fraction of
+    that. A ``choose_action(model, obs)`` written against a Keras model works unchanged when
+    handed this object instead; anything else (``layers``, ``output_shape``...) is looked up on
+    the model.
     """
 
     def __init__(self, model):
@@ -280,10 +308,74 @@ class CompiledPolicy:
         return concrete(x)
 
     def predict(self, x, verbose=0, **kwargs):
-        return self(x).numpy()
+        return np.asarray(self(x))
 
     def __getattr__(self, name):  # output_shape, layers, ... of the wrapped model
+        if name == "model":
+            raise AttributeError(name)
         return getattr(self.model, name)
+
+
+class NumpyPolicy(CompiledPolicy):
+    """A Dense-only Keras model evaluated in NumPy on a snapshot of its weights.
+
+    For a tiny MLP (the Cart-Pole policy) any TensorFlow call costs far more than the arithmetic:
+    this evaluates the layers in NumPy (~20 us a step instead of ~0.4 ms). The snapshot is taken
+    at creation and by ``refresh()``: call it after every training step, or the agent keeps
+    acting with old weights.
+    """
+
+    def __init__(self, model):
+        super().__init__(model)
+        self._layers = _dense_stack(model)
+        if self._layers is None:
+            raise TypeError(
+                "NumpyPolicy evaluates models made only of Dense layers with linear, relu, tanh or "
+                "sigmoid activations; use CompiledPolicy(model) for any other model"
+            )
+        self.refresh()
+
+    def refresh(self):
+        """Copy the model's current weights (after a training step)."""
+        self._weights = [
+            (layer.kernel.numpy(), layer.bias.numpy() if layer.use_bias else None, activation)
+            for layer, activation in self._layers
+        ]
+        return self
+
+    def __call__(self, x, training=False):
+        out = np.asarray(x, dtype=np.float32)
+        for kernel, bias, activation in self._weights:
+            out = out @ kernel
+            if bias is not None:
+                out = out + bias
+            out = activation(out)
+        return out
+
+
+_NUMPY_ACTIVATIONS = {
+    "linear": lambda x: x,
+    "relu": lambda x: np.maximum(x, 0.0),
+    "tanh": np.tanh,
+    "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
+}
+
+
+def _dense_stack(model):
+    """The Dense layers of a Dense-only model with NumPy-friendly activations, else None."""
+    import keras
+
+    layers = []
+    for layer in getattr(model, "layers", []):
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        if not isinstance(layer, keras.layers.Dense):
+            return None
+        name = getattr(layer.activation, "__name__", None)
+        if name not in _NUMPY_ACTIVATIONS:
+            return None
+        layers.append((layer, _NUMPY_ACTIVATIONS[name]))
+    return layers or None
 
 
 def sample_actions(model, observations, single=False):

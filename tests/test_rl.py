@@ -197,3 +197,20 @@ def test_checkpoints_save_and_resume_from_latest(tmp_path, pong_model):
     fresh.load_weights(path)
     x = np.ones((1, 80, 80, 1), np.float32)
     np.testing.assert_allclose(fresh(x).numpy(), pong_model(x).numpy(), rtol=1e-6)
+
+
+def test_numpy_policy_matches_model_and_refreshes():
+    import keras
+    import tensorflow as tf
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(2)])
+    policy = rl.NumpyPolicy(model)
+    x = np.random.default_rng(1).normal(size=(5, 4)).astype(np.float32)
+    np.testing.assert_allclose(policy(x), model(x).numpy(), rtol=1e-5, atol=1e-5)
+    model.layers[-1].bias.assign(tf.constant([3.0, -3.0]))  # weights change, e.g. by training
+    assert not np.allclose(policy(x), model(x).numpy())  # a snapshot until refreshed
+    np.testing.assert_allclose(policy.refresh().predict(x), model(x).numpy(), rtol=1e-5, atol=1e-5)
+    cnn = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3), keras.layers.Flatten(), keras.layers.Dense(2)])
+    with pytest.raises(TypeError, match="CompiledPolicy"):
+        rl.NumpyPolicy(cnn)
