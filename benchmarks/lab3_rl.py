@@ -148,7 +148,7 @@ def main():
         print("\n== Cart-Pole REINFORCE: time to mean-100 >= 475 (MLP 32, Adam 3e-3, gamma 0.99) ==")
         times = []
         for seed in range(seeds):
-            episodes, seconds, steps = cartpole_time_to_solve(seed, max_seconds=60 if args.quick else 240)
+            episodes, seconds, steps = cartpole_time_to_solve(seed, max_seconds=60 if args.quick else 150)
             status = f"solved in {episodes} episodes" if episodes else "NOT solved"
             print(f"seed {seed}: {status}, {seconds:.1f} s, {steps} env steps ({steps / seconds:.0f} steps/s)", flush=True)
             times.append(seconds if episodes else float("inf"))
