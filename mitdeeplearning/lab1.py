@@ -224,10 +224,12 @@ def check_sgd(history, x_f, tol=0.05):
 def check_vocabulary(vocab, char2idx, idx2char, text=None):
     """Lookup tables between characters and indices are consistent inverses."""
     vocab = list(vocab)
+    require(len(vocab) > 0, "the vocabulary is empty; build it from the training text: sorted(set(text))")
     require(len(vocab) == len(set(vocab)), "the vocabulary has repeated characters; use sorted(set(text))")
     if text is not None:
         require(set(vocab) == set(text), "the vocabulary must hold exactly the characters of the text")
     require(len(char2idx) == len(vocab), f"char2idx has {len(char2idx)} entries for {len(vocab)} characters")
+    require(len(idx2char) == len(vocab), f"idx2char has {len(idx2char)} entries for {len(vocab)} characters")
     for i, ch in enumerate(idx2char):
         require(char2idx[ch] == i, f"char2idx[{ch!r}] is {char2idx[ch]} but idx2char[{char2idx[ch]}] is not {ch!r}")
     return f"vocabulary of {len(vocab)} characters, char2idx and idx2char are inverses"
