@@ -13,11 +13,9 @@ from mitdeeplearning import data, mnist
 
 
 @pytest.fixture
-def cache_dir(tmp_path, monkeypatch):
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("MDL_DATA_DIR", str(folder))
-    monkeypatch.delenv("MDL_OFFLINE", raising=False)
-    return folder
+def cache_dir(data_home):
+    """An empty download cache, online mode (the shared fixture of conftest.py)."""
+    return data_home
 
 
 # ---------------------------------------------------------------- subset
