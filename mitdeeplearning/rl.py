@@ -353,31 +353,6 @@ class NumpyPolicy(CompiledPolicy):
         return out
 
 
-_NUMPY_ACTIVATIONS = {
-    "linear": lambda x: x,
-    "relu": lambda x: np.maximum(x, 0.0),
-    "tanh": np.tanh,
-    "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
-}
-
-
-def _dense_stack(model):
-    """The Dense layers of a Dense-only model with NumPy-friendly activations, else None."""
-    import keras
-
-    layers = []
-    for layer in getattr(model, "layers", []):
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        if not isinstance(layer, keras.layers.Dense):
-            return None
-        name = getattr(layer.activation, "__name__", None)
-        if name not in _NUMPY_ACTIVATIONS:
-            return None
-        layers.append((layer, _NUMPY_ACTIVATIONS[name]))
-    return layers or None
-
-
 def sample_actions(model, observations, single=False):
     """Sample one action per observation from the model's logits (reference implementation).
 
