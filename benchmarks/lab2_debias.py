@@ -9,15 +9,25 @@ trains and evaluates on the balanced synthetic test set:
 * ``dbvae_pca1`` our variant: the histogram on the first principal direction of the latent means;
 * ``oracle``     the standard classifier with darker faces given 50 % of the face draws (labels used).
 
-It prints per-seed results and, per model, the mean ± standard error over seeds of the
-lighter-minus-darker face-recall gap, the darker groups' recall, overall accuracy and (for the
-resamplers) the darker faces' share of the face draws, then the issue's four targets.
+It reports, per model and seed, the face recall of the four groups (``faces.GROUPS`` order), the
+lighter-minus-darker gap, accuracy, the darker groups' recall and (for the resamplers) the darker
+faces' share of the face draws; then per model the mean ± standard error over seeds, and the
+issue's four targets.
+
+Two entry points:
+
+* ``run(quick=False, seeds=None, **options) -> dict``: JSON-serialisable results (what
+  ``mitdeeplearning bench`` calls);
+* the command line (``main()``), which prints the same as a table:
 
     flock /tmp/mdl-heavy.lock .venv/bin/python benchmarks/lab2_debias.py            # 5 seeds, ~25 min on 2 busy cores
-    .venv/bin/python benchmarks/lab2_debias.py --quick                               # 2 seeds, 60 steps: a plumbing test
+    .venv/bin/python benchmarks/lab2_debias.py --quick                               # 2 seeds, tiny data: a plumbing test (< 2 min)
+    .venv/bin/python benchmarks/lab2_debias.py --seeds 3,4 --json /tmp/b.json        # some seeds; save the dict
 """
 
 import argparse
+import json
+import math
 import os
 import time
 
@@ -25,98 +35,312 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+#: what each model name means: "classifier" = the standard CNN, "dbvae" = the DB-VAE architecture
+MODELS = {
+    "cnn": {"kind": "classifier", "label": "standard CNN"},
+    "vae": {"kind": "dbvae", "debias": False, "label": "VAE, uniform sampling (ablation)"},
+    "dbvae": {"kind": "dbvae", "debias": True, "label": "DB-VAE, histogram (course: max over dims)"},
+    "dbvae_pca1": {"kind": "dbvae", "debias": True, "n_components": 1,
+                   "label": "DB-VAE, histogram on 1st principal direction"},
+    "oracle": {"kind": "classifier", "oracle": True, "label": "oracle CNN (50 % darker, labels)"},
+}
 
-def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--models", default="cnn,vae,dbvae,dbvae_pca1,oracle")
-    parser.add_argument("--quick", action="store_true", help="2 seeds, 60 steps, small data")
-    parser.add_argument("--latent-dim", type=int, default=16)
-    parser.add_argument("--darker-fraction", type=float, default=0.05)
-    parser.add_argument("--darker-contrast", type=float, default=0.45)
-    parser.add_argument("--darker-exposure", type=float, nargs=2, default=(0.5, 0.7))
-    return parser.parse_args()
+#: the notebook's default budget and data (keep in step with its parameters cell)
+DEFAULTS = {
+    "models": ("cnn", "vae", "dbvae", "dbvae_pca1", "oracle"),
+    "steps": 300,
+    "batch_size": 32,
+    "learning_rate": 5e-4,
+    "latent_dim": 16,
+    "warmup_steps": 100,
+    "resample_every": 50,
+    "bins": 10,
+    "smoothing": 0.001,
+    "oracle_share": 0.5,
+    "data": {"n_train_faces": 6000, "n_train_nonfaces": 6000, "n_test_per_group": 100,
+             "darker_fraction": 0.05, "darker_contrast": 0.45, "darker_exposure": (0.5, 0.7), "seed": 0},
+}
+
+#: ``run(quick=True)``: the same code paths on tiny data, for plumbing tests (< 2 minutes)
+QUICK = {
+    "seeds": 2,
+    "steps": 40,
+    "warmup_steps": 10,
+    "resample_every": 15,
+    "data": {"n_train_faces": 600, "n_train_nonfaces": 600, "n_test_per_group": 25},
+}
+
+TARGETS = {"cnn_gap_min": 10.0, "gap_cut_min": 50.0, "accuracy_drop_max": 1.0}
 
 
-def main():
-    args = parse_args()
+def _mean_se(values):
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    if len(v) == 0:
+        return {"mean": None, "se": None}
+    se = float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else None
+    return {"mean": float(v.mean()), "se": se}
+
+
+def _seed_list(seeds, default):
+    if seeds is None:
+        seeds = default
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ValueError(f"seeds must be a positive count or a list of seeds, got {seeds}")
+        return list(range(seeds))
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds is an empty list: give at least one seed")
+    return seeds
+
+
+def _settings(quick, options):
+    settings = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULTS.items()}
+    if quick:
+        for key, value in QUICK.items():
+            if key == "data":
+                settings["data"].update(value)
+            elif key != "seeds":
+                settings[key] = value
+    data_keys = set(DEFAULTS["data"])
+    for key, value in options.items():
+        if key in data_keys:
+            settings["data"][key] = value
+        elif key in settings:
+            settings[key] = value
+        elif key not in ("progress", "verbose"):
+            raise TypeError(f"unknown option {key!r}; valid: {sorted(set(settings) - {'data'} | data_keys | {'verbose'})}")
+    settings["models"] = list(settings["models"].split(",") if isinstance(settings["models"], str) else settings["models"])
+    unknown = [m for m in settings["models"] if m not in MODELS]
+    if unknown:
+        raise ValueError(f"unknown models {unknown}; valid: {list(MODELS)}")
+    settings["data"]["darker_exposure"] = [float(v) for v in settings["data"]["darker_exposure"]]
+    return settings
+
+
+def _verdicts(models):
+    """The issue's four targets, from the per-model results (None where a model was not run)."""
+    out = {}
+    runs = {name: m["runs"] for name, m in models.items()}
+    if "cnn" in runs:
+        cnn_gap = _mean_se([r["gap"] for r in runs["cnn"]])
+        out["cnn_gap"] = {"value": cnn_gap["mean"], "se": cnn_gap["se"], "target": f">= {TARGETS['cnn_gap_min']:g} points",
+                          "met": cnn_gap["mean"] is not None and cnn_gap["mean"] >= TARGETS["cnn_gap_min"]}
+    for name in [m for m in runs if m.startswith("dbvae")]:
+        v = {}
+        if "cnn" in runs:
+            cnn_gap = _mean_se([r["gap"] for r in runs["cnn"]])["mean"]
+            gap = _mean_se([r["gap"] for r in runs[name]])["mean"]
+            cut = 100.0 * (1.0 - gap / cnn_gap) if cnn_gap and cnn_gap > 0 else None
+            v["gap_cut"] = {"value": cut, "target": f">= {TARGETS['gap_cut_min']:g} %",
+                            "met": cut is not None and cut >= TARGETS["gap_cut_min"],
+                            "note": None if cut is not None else "the CNN has no positive gap to cut"}
+            pairs = _paired(runs["cnn"], runs[name])
+            acc = _mean_se([100.0 * (r["accuracy"] - c["accuracy"]) for c, r in pairs])
+            v["accuracy_vs_cnn"] = {"value": acc["mean"], "se": acc["se"],
+                                    "target": f">= -{TARGETS['accuracy_drop_max']:g} points",
+                                    "met": acc["mean"] is not None and acc["mean"] >= -TARGETS["accuracy_drop_max"]}
+        if "vae" in runs:
+            pairs = _paired(runs["vae"], runs[name])
+            diff = _mean_se([100.0 * (r["darker_recall"] - u["darker_recall"]) for u, r in pairs])
+            v["darker_recall_vs_uniform_vae"] = {
+                "value": diff["mean"], "se": diff["se"], "target": "> 1 standard error (paired over seeds)",
+                "met": diff["mean"] is not None and diff["se"] is not None and diff["mean"] > diff["se"]}
+        out[name] = v
+    return out
+
+
+def _paired(a, b):
+    by_seed = {r["seed"]: r for r in a}
+    return [(by_seed[r["seed"]], r) for r in b if r["seed"] in by_seed]
+
+
+def _log(verbose, *args):
+    if verbose:
+        print(*args, flush=True)
+
+
+def run(quick=False, seeds=None, **options):
+    """Train and evaluate the models over seeds; return a JSON-serialisable dict of results.
+
+    Parameters
+    ----------
+    quick : bool
+        Tiny data and budget (:data:`QUICK`): exercises every code path in under 2 minutes; its
+        numbers mean nothing.
+    seeds : None, int or list of int
+        None: 5 seeds (2 when ``quick``); an int n: seeds 0..n-1; a list: those seeds.
+    **options
+        Overrides of :data:`DEFAULTS` (``models``, ``steps``, ``latent_dim``, ``warmup_steps``,
+        ``resample_every``, ``bins``, ``smoothing``, ...) and of the synthetic data
+        (``darker_fraction``, ``darker_contrast``, ``darker_exposure``, ``n_train_faces``, ...);
+        ``verbose=True`` prints one line per model and seed.
+
+    Returns
+    -------
+    dict
+        ``settings`` (budget, seeds, data parameters), ``groups`` (:data:`faces.GROUPS`),
+        ``models`` (per model: ``label``, ``runs`` = one dict per seed with ``recall`` (four groups),
+        ``gap``, ``accuracy``, ``nonface_accuracy``, ``darker_recall``, ``darker_share``,
+        ``seconds``; and ``summary`` = mean and standard error over seeds of each), ``targets``
+        (the issue's four, with ``met`` flags), ``data_path``, ``seconds``.
+        Recall, accuracy and share are fractions in [0, 1]; gaps are percentage points.
+    """
+    verbose = bool(options.pop("verbose", False))
+    options.pop("progress", None)
+    settings = _settings(quick, options)
+    settings["seeds"] = _seed_list(seeds, QUICK["seeds"] if quick else 5)
+    settings["quick"] = bool(quick)
+
     import keras
 
     from mitdeeplearning import debias, faces
 
-    data_kwargs = dict(darker_fraction=args.darker_fraction, darker_contrast=args.darker_contrast,
-                       darker_exposure=tuple(args.darker_exposure))
-    warmup, every = 100, 50
-    if args.quick:
-        args.seeds, args.steps = 2, 60
-        data_kwargs.update(n_train_faces=1000, n_train_nonfaces=1000, n_test_per_group=50)
-        warmup, every = 20, 20
-    models = args.models.split(",")
-
     start = time.perf_counter()
-    path = faces.synthetic_faces_path(**data_kwargs)
-    print(f"data: {path.name} ({time.perf_counter() - start:.1f} s, cached after the first run)")
+    path = faces.synthetic_faces_path(progress=verbose, **settings["data"])
+    _log(verbose, f"data: {path.name} ({time.perf_counter() - start:.1f} s, cached after the first run)")
     loader = faces.TrainingDatasetLoader(path)
     test_x, test_y, test_g = faces.load_test_set(path)
     darker = loader.face_groups() >= 2
-    print(f"{len(loader.pos_train_inds)} training faces, {darker.mean():.1%} darker; "
-          f"{args.steps} steps, batch 32, latent {args.latent_dim}, {args.seeds} seeds")
+    _log(verbose, f"{len(loader.pos_train_inds)} training faces, {darker.mean():.1%} darker; {settings['steps']} steps, "
+                  f"batch {settings['batch_size']}, latent {settings['latent_dim']}, seeds {settings['seeds']}")
 
-    results = {m: [] for m in models}
-    for seed in range(args.seeds):
-        for name in models:
+    models = {name: {"label": MODELS[name]["label"], "runs": []} for name in settings["models"]}
+    for seed in settings["seeds"]:
+        for name in settings["models"]:
+            spec = MODELS[name]
             keras.utils.set_random_seed(seed)
             loader.seed(seed)
-            shares = []
             t0 = time.perf_counter()
-            if name in ("cnn", "oracle"):
+            if spec["kind"] == "classifier":
                 model = debias.make_standard_classifier()
-                p = debias.oracle_probabilities(darker, 0.5) if name == "oracle" else None
-                debias.train_classifier(model, loader, args.steps, p_pos=p, progress=False)
+                p = debias.oracle_probabilities(darker, settings["oracle_share"]) if spec.get("oracle") else None
+                debias.train_classifier(model, loader, settings["steps"], batch_size=settings["batch_size"],
+                                        learning_rate=settings["learning_rate"], p_pos=p, progress=False)
                 predict = (lambda m: lambda x: m(x, training=False))(model)
-                if name == "oracle":
-                    shares = [0.5]
+                share = float(p[darker].sum()) if p is not None else float(darker.mean())
             else:
-                model = debias.DB_VAE(args.latent_dim)
+                model = debias.DB_VAE(settings["latent_dim"])
                 _, history = debias.train_dbvae(
-                    model, loader, args.steps, debias=name != "vae", warmup_steps=warmup, resample_every=every,
-                    n_components=1 if name == "dbvae_pca1" else None, progress=False,
+                    model, loader, settings["steps"], batch_size=settings["batch_size"],
+                    learning_rate=settings["learning_rate"], debias=spec["debias"],
+                    warmup_steps=settings["warmup_steps"], resample_every=settings["resample_every"],
+                    bins=settings["bins"], smoothing_fac=settings["smoothing"],
+                    n_components=spec.get("n_components"), progress=False,
                 )
-                shares = [float(p[darker].sum()) for _, p in history]
                 predict = (lambda m: lambda x: m.encode(x)[0])(model)
+                # share of the face draws over the whole run: uniform during the warm-up
+                uniform = float(darker.mean())
+                shares = [float(p[darker].sum()) for _, p in history]
+                bounds = [s for s, _ in history] + [settings["steps"]]
+                weighted = uniform * (bounds[0] if history else settings["steps"])
+                weighted += sum(sh * (b1 - b0) for sh, b0, b1 in zip(shares, bounds[:-1], bounds[1:]))
+                share = weighted / settings["steps"]
             r = debias.evaluate_groups(predict, test_x, test_y, test_g)
-            r["darker_recall"] = float(np.mean(r["recall"][2:]))
-            r["share"] = float(np.mean(shares)) if shares else float(darker.mean())
-            r["seconds"] = time.perf_counter() - t0
-            results[name].append(r)
-            print(f"seed {seed} {name:>10}: recall {' '.join(f'{100 * v:5.1f}' for v in r['recall'])} | gap {r['gap']:+5.1f} "
-                  f"| acc {100 * r['accuracy']:.1f} | darker share {100 * r['share']:.1f} % | {r['seconds']:.0f} s", flush=True)
+            entry = {
+                "seed": seed,
+                "recall": [float(v) for v in r["recall"]],
+                "gap": float(r["gap"]),
+                "accuracy": float(r["accuracy"]),
+                "nonface_accuracy": float(r["nonface_accuracy"]),
+                "darker_recall": float(np.mean(r["recall"][2:])),
+                "darker_share": float(share),
+                "seconds": time.perf_counter() - t0,
+            }
+            models[name]["runs"].append(entry)
+            _log(verbose, f"seed {seed} {name:>10}: recall {' '.join(f'{100 * v:5.1f}' for v in entry['recall'])} "
+                          f"| gap {entry['gap']:+5.1f} | acc {100 * entry['accuracy']:.1f} "
+                          f"| darker share {100 * entry['darker_share']:.1f} % | {entry['seconds']:.0f} s")
 
-    def mse(values):
-        v = np.asarray(values, dtype=float)
-        return v.mean(), (v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else float("nan"))
+    for m in models.values():
+        keys = ("gap", "accuracy", "nonface_accuracy", "darker_recall", "darker_share", "seconds")
+        m["summary"] = {k: _mean_se([r[k] for r in m["runs"]]) for k in keys}
+        m["summary"]["recall"] = [_mean_se([r["recall"][g] for r in m["runs"]]) for g in range(len(faces.GROUPS))]
+    loader.close()
+    return {
+        "benchmark": "lab2_debias",
+        "settings": settings,
+        "groups": list(faces.GROUPS),
+        "data_path": str(path),
+        "darker_fraction_measured": float(darker.mean()),
+        "models": models,
+        "targets": _verdicts(models),
+        "seconds": time.perf_counter() - start,
+    }
 
-    print(f"\nover {args.seeds} seeds (mean ± standard error):")
-    for name in models:
-        rs = results[name]
-        g, a, d, s = (mse([r[k] for r in rs]) for k in ("gap", "accuracy", "darker_recall", "share"))
-        print(f"  {name:>10}: gap {g[0]:+5.1f} ± {g[1]:.1f} | darker recall {100 * d[0]:5.1f} ± {100 * d[1]:.1f} "
-              f"| accuracy {100 * a[0]:.1f} ± {100 * a[1]:.1f} | darker share {100 * s[0]:.1f} % "
-              f"| {np.mean([r['seconds'] for r in rs]):.0f} s/run")
 
-    if {"cnn", "vae", "dbvae"} <= set(models):
-        print("\ntargets (issue #4):")
-        cnn_gap = mse([r["gap"] for r in results["cnn"]])[0]
-        print(f"  CNN gap ≥ 10 points: {cnn_gap:+.1f} -> {'met' if cnn_gap >= 10 else 'NOT met'}")
-        for name in [m for m in models if m.startswith("dbvae")]:
-            gap = mse([r["gap"] for r in results[name]])[0]
-            cut = 100 * (1 - gap / cnn_gap) if cnn_gap > 0 else float("nan")
-            diff = [r["darker_recall"] - u["darker_recall"] for r, u in zip(results[name], results["vae"])]
-            dm, dse = mse(diff)
-            acc = mse([r["accuracy"] - c["accuracy"] for r, c in zip(results[name], results["cnn"])])[0]
-            print(f"  {name}: gap cut {cut:.0f} % (target ≥ 50) | darker recall vs uniform VAE {100 * dm:+.1f} ± {100 * dse:.1f} "
-                  f"({'beats' if dm > dse else 'does not beat'} by more than 1 SE) | accuracy vs CNN {100 * acc:+.1f} points (target ≥ -1)")
+def _fmt(ms, scale=1.0, sign=False, digits=1):
+    if ms["mean"] is None:
+        return "n/a"
+    mean = f"{scale * ms['mean']:{'+' if sign else ''}.{digits}f}"
+    return mean if ms["se"] is None else f"{mean} ± {scale * ms['se']:.{digits}f}"
+
+
+def report(results):
+    """Print ``run()``'s results as the command line shows them."""
+    n = len(results["settings"]["seeds"])
+    print(f"\nover {n} seeds {results['settings']['seeds']} (mean ± standard error):")
+    for name, m in results["models"].items():
+        s = m["summary"]
+        print(f"  {name:>10}: gap {_fmt(s['gap'], sign=True)} | darker recall {_fmt(s['darker_recall'], 100)} "
+              f"| accuracy {_fmt(s['accuracy'], 100)} | darker share {_fmt(s['darker_share'], 100)} % "
+              f"| {s['seconds']['mean']:.0f} s/run")
+    t = results["targets"]
+    if not t:
+        return
+    print("\ntargets (issue #4):")
+    if "cnn_gap" in t:
+        c = t["cnn_gap"]
+        print(f"  CNN gap ≥ 10 points: {c['value']:+.1f} -> {'met' if c['met'] else 'NOT met'}")
+    for name, v in t.items():
+        if name == "cnn_gap":
+            continue
+        parts = []
+        if "gap_cut" in v:
+            cut = v["gap_cut"]["value"]
+            parts.append(f"gap cut {'n/a' if cut is None else f'{cut:.0f} %'} (target ≥ 50: {'met' if v['gap_cut']['met'] else 'NOT met'})")
+        if "darker_recall_vs_uniform_vae" in v:
+            d = v["darker_recall_vs_uniform_vae"]
+            se = "n/a" if d["se"] is None else f"{d['se']:.1f}"
+            parts.append(f"darker recall vs uniform VAE {d['value']:+.1f} ± {se} "
+                         f"({'beats' if d['met'] else 'does not beat'} it by more than 1 SE)")
+        if "accuracy_vs_cnn" in v:
+            a = v["accuracy_vs_cnn"]
+            parts.append(f"accuracy vs CNN {a['value']:+.1f} points (target ≥ -1: {'met' if a['met'] else 'NOT met'})")
+        print(f"  {name}: " + " | ".join(parts))
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default=None, help="a count n (seeds 0..n-1) or a comma list, e.g. 3,4 (default 5)")
+    parser.add_argument("--steps", type=int)
+    parser.add_argument("--models", help=f"comma list of {','.join(MODELS)}")
+    parser.add_argument("--quick", action="store_true", help="2 seeds, 40 steps, tiny data: a plumbing test")
+    parser.add_argument("--latent-dim", type=int)
+    parser.add_argument("--warmup-steps", type=int)
+    parser.add_argument("--resample-every", type=int)
+    parser.add_argument("--smoothing", type=float)
+    parser.add_argument("--bins", type=int)
+    parser.add_argument("--darker-fraction", type=float)
+    parser.add_argument("--darker-contrast", type=float)
+    parser.add_argument("--darker-exposure", type=float, nargs=2)
+    parser.add_argument("--json", help="also write the results dict to this file")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    seeds = None
+    if args.seeds is not None:
+        seeds = [int(s) for s in args.seeds.split(",")] if "," in args.seeds else int(args.seeds)
+    options = {k: v for k, v in vars(args).items() if k not in ("seeds", "quick", "json") and v is not None}
+    results = run(quick=args.quick, seeds=seeds, verbose=True, **options)
+    report(results)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+        print(f"\nresults written to {args.json}")
+    return results
 
 
 if __name__ == "__main__":

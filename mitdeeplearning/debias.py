@@ -22,6 +22,7 @@ __all__ = [
     "debiasing_loss_function",
     "DB_VAE",
     "get_latent_mu",
+    "principal_projection",
     "get_training_sample_probabilities",
     "effective_sample_size",
     "oracle_probabilities",
@@ -161,6 +162,19 @@ def _encoder_fn(dbvae):
     return fn
 
 
+def principal_projection(mu, n_components):
+    """``mu`` (N, d) centred and projected on its first ``n_components`` principal directions.
+
+    ``None`` returns ``mu`` unchanged. The principal directions are those along which the faces'
+    latent means vary most (right singular vectors of the centred matrix).
+    """
+    if n_components is None:
+        return mu
+    centred = mu - mu.mean(axis=0)
+    _, _, directions = np.linalg.svd(centred, full_matrices=False)
+    return centred @ directions[:n_components].T
+
+
 def get_training_sample_probabilities(mu, bins=10, smoothing_fac=0.001, combine="max", n_components=None):
     """Sampling probabilities over faces that favour rare latent values (Amini et al., 2019).
 
@@ -177,11 +191,7 @@ def get_training_sample_probabilities(mu, bins=10, smoothing_fac=0.001, combine=
     and build the histograms there, so that dimensions holding little variation (whose tails are
     filled by nuisance factors) do not spread the weight over every face.
     """
-    mu = np.asarray(mu, dtype=np.float64)
-    if n_components is not None:
-        centred = mu - mu.mean(axis=0)
-        _, _, vt = np.linalg.svd(centred, full_matrices=False)
-        mu = centred @ vt[:n_components].T
+    mu = principal_projection(np.asarray(mu, dtype=np.float64), n_components)
     n, d = mu.shape
     log_w = np.zeros(n) if combine == "product" else np.full(n, -np.inf)
     for j in range(d):

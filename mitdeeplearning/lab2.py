@@ -56,7 +56,7 @@ def __getattr__(name):
     # the reference DB-VAE pieces import TensorFlow: load them only when asked for
     if name in {"make_standard_classifier", "make_face_decoder", "DB_VAE", "evaluate_groups", "effective_sample_size",
                 "oracle_probabilities", "train_classifier", "train_dbvae", "get_latent_mu",
-                "predict_logits"}:
+                "predict_logits", "principal_projection"}:
         from . import debias
 
         return getattr(debias, name)

@@ -38,6 +38,14 @@ def test_pca_variant_finds_the_dominant_direction():
     assert p[:40].sum() > 0.2
 
 
+def test_principal_projection():
+    mu = np.random.default_rng(3).normal(size=(500, 5)) * np.array([0.1, 3.0, 0.2, 1.0, 0.1])
+    assert debias.principal_projection(mu, None) is mu
+    z = debias.principal_projection(mu, 2)
+    assert z.shape == (500, 2) and np.allclose(z.mean(axis=0), 0)
+    assert z[:, 0].std() > 2.5 and 0.7 < z[:, 1].std() < 1.3  # the two largest directions, in order
+
+
 def test_unknown_combine_raises():
     with pytest.raises(ValueError, match="combine"):
         debias.get_training_sample_probabilities(np.zeros((5, 2)), combine="mean")
@@ -76,3 +84,49 @@ def test_tiny_end_to_end_run(tmp_path):
     x, y, g = faces.load_test_set(path)
     r = debias.evaluate_groups(lambda b: model.encode(b)[0], x, y, g)
     assert len(r["recall"]) == 4 and 0 <= r["accuracy"] <= 1
+
+
+def _load_benchmark():
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "lab2_debias.py"
+    spec = importlib.util.spec_from_file_location("lab2_debias_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_run_returns_json_serialisable_results(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("MDL_DATA_DIR", str(tmp_path))
+    bench = _load_benchmark()
+    results = bench.run(quick=True, seeds=[0, 1], steps=4, warmup_steps=2, resample_every=1,
+                        models="cnn,vae,dbvae,oracle", n_train_faces=64, n_train_nonfaces=64,
+                        n_test_per_group=4, darker_fraction=0.2)
+    json.dumps(results, allow_nan=False)  # plain JSON: no NaN, no NumPy types
+    assert results["settings"]["seeds"] == [0, 1] and results["settings"]["steps"] == 4
+    assert results["settings"]["data"]["darker_fraction"] == 0.2
+    assert results["groups"] == list(faces.GROUPS)
+    assert list(results["models"]) == ["cnn", "vae", "dbvae", "oracle"]
+    for name, m in results["models"].items():
+        assert [r["seed"] for r in m["runs"]] == [0, 1]
+        for r in m["runs"]:
+            assert len(r["recall"]) == 4 and all(0 <= v <= 1 for v in r["recall"])
+            assert r["gap"] == pytest.approx(100 * (np.mean(r["recall"][:2]) - np.mean(r["recall"][2:])))
+            assert 0 <= r["darker_share"] <= 1 and r["seconds"] > 0
+        assert m["summary"]["gap"]["mean"] == pytest.approx(np.mean([r["gap"] for r in m["runs"]]))
+        assert m["summary"]["gap"]["se"] is not None
+    assert results["models"]["oracle"]["runs"][0]["darker_share"] == pytest.approx(0.5)
+    assert set(results["targets"]) == {"cnn_gap", "dbvae"}
+    assert set(results["targets"]["dbvae"]) == {"gap_cut", "accuracy_vs_cnn", "darker_recall_vs_uniform_vae"}
+    assert isinstance(results["targets"]["cnn_gap"]["met"], bool)
+
+
+def test_benchmark_rejects_unknown_options():
+    bench = _load_benchmark()
+    with pytest.raises(TypeError, match="unknown option"):
+        bench.run(quick=True, stepz=3)
+    with pytest.raises(ValueError, match="unknown models"):
+        bench.run(quick=True, models="cnn,resnet")
