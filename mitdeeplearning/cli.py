@@ -1,9 +1,10 @@
-"""The ``mitdeeplearning`` command: build, check, run and diff the lab notebooks.
+"""The ``mitdeeplearning`` command: build, check, run, diff and benchmark the lab notebooks.
 
     mitdeeplearning build [NOTEBOOK …]       regenerate student copies from their solutions
     mitdeeplearning check                    fail on drift, saved outputs, unparsable cells, unchecked TODOs
     mitdeeplearning run [NOTEBOOK …|--all]   execute headless with a profile, write a summary
     mitdeeplearning diff NOTEBOOK            per TODO: solution code vs the student stub
+    mitdeeplearning bench [--quick]          measure every lab; regenerate RESULTS.md and docs/figures
 """
 
 import argparse
@@ -64,6 +65,18 @@ def _cmd_diff(args):
     return 0
 
 
+def _cmd_bench(args):
+    from . import bench
+
+    try:
+        bench.main(quick=args.quick, only=args.only.split(",") if args.only else None, out=args.out,
+                   extra_profile=args.extra_profile)
+    except bench.BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="mitdeeplearning", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -87,6 +100,14 @@ def main(argv=None):
     p.add_argument("notebook", help="a solution or student notebook")
     p.add_argument("--drift", action="store_true", help="instead: committed student copy vs generated one")
     p.set_defaults(func=_cmd_diff)
+
+    p = sub.add_parser("bench", help="measure every lab; write results/benchmarks.json, RESULTS.md and docs/figures")
+    p.add_argument("--quick", action="store_true", help="smoke profiles and tiny budgets (a few minutes), into results/quick/")
+    p.add_argument("--only", help="comma-separated sections to re-measure (lab1,lab2,lab3,tests); the others are kept")
+    p.add_argument("--out", help="write benchmarks.json, RESULTS.md and figures/ under this folder instead")
+    p.add_argument("--extra-profile", choices=["smoke", "default", "full"],
+                   help="also run every notebook in this profile, reported in its own column (default: full when a GPU is found)")
+    p.set_defaults(func=_cmd_bench)
 
     args = parser.parse_args(argv)
     try:

@@ -78,3 +78,40 @@ def smoke_run(tmp_path_factory):
         return _SMOKE_RUNS[relpath]
 
     return run
+
+
+# --------------------------------------------------------------------------------------------
+# Record the wall time of a full run (what `make test` runs) for RESULTS.md (`mitdeeplearning bench`)
+# --------------------------------------------------------------------------------------------
+_SESSION_START = {}
+
+
+def pytest_sessionstart(session):
+    _SESSION_START["t"] = time.perf_counter()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Write results/test_run.json after a run of the whole suite (no paths, -k or -m given)."""
+    import datetime
+    import json
+    import os
+    import pathlib
+
+    config = session.config
+    whole_suite = (config.args_source == pytest.Config.ArgsSource.TESTPATHS
+                   and not config.option.keyword and not config.option.markexpr)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if not whole_suite or reporter is None or "t" not in _SESSION_START:
+        return
+    counts = {k: len([r for r in reporter.stats.get(k, []) if getattr(r, "when", "call") in ("call", "setup")])
+              for k in ("passed", "failed", "skipped", "error")}
+    record = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "seconds": time.perf_counter() - _SESSION_START["t"],
+        "cpu_count": os.cpu_count(),
+        "exit_status": int(exitstatus),
+        **counts,
+    }
+    path = pathlib.Path(__file__).resolve().parents[1] / "results" / "test_run.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(record, indent=1) + "\n")
