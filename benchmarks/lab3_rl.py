@@ -1,7 +1,7 @@
 """Lab 3 benchmark: Cart-Pole time-to-solve over seeds, and Pong rollout throughput.
 
     .venv/bin/python benchmarks/lab3_rl.py            # 5 Cart-Pole seeds, full Pong comparison
-    .venv/bin/python benchmarks/lab3_rl.py --quick    # 1 seed, shorter Pong rollouts
+    .venv/bin/python benchmarks/lab3_rl.py --quick    # 1 seed (20 s cap), short Pong rollouts
 
 Part 1 trains REINFORCE on CartPole-v1 exactly as the notebook's default profile does (MLP 32,
 Adam 3e-3, gamma 0.99, one intra-op thread, compiled per-step policy call) and prints, per seed,
@@ -72,12 +72,12 @@ def cartpole_time_to_solve(seed, max_seconds, max_episodes=3000, gamma=0.99, lea
             policy.refresh()
             rewards.append(sum(memory.rewards))
             if len(rewards) >= 100 and np.mean(rewards[-100:]) >= 475:
-                return episode + 1, time.perf_counter() - start, int(sum(rewards))
+                return episode + 1, time.perf_counter() - start, rewards
             if time.perf_counter() - start > max_seconds:
                 break
     finally:
         env.close()
-    return None, time.perf_counter() - start, int(sum(rewards))
+    return None, time.perf_counter() - start, rewards
 
 
 def create_pong_model(n_actions=6):
@@ -119,6 +119,29 @@ def per_step_predict_throughput(model, num_envs, steps):
     return sum(len(m) for m in memories) / seconds
 
 
+def emulator_only_throughput(num_envs, steps):
+    """The vector env alone, random actions, no policy and no pre-processing: the ceiling."""
+    envs = rl.make_pong_envs(num_envs, seed=0)
+    try:
+        envs.reset()
+        start = time.perf_counter()
+        for _ in range(steps):
+            envs.step(np.random.randint(0, 6, num_envs).astype(np.int64))
+        return num_envs * steps / (time.perf_counter() - start)
+    finally:
+        envs.close()
+
+
+def policy_ms_per_batch(model, num_envs, repeats=50):
+    policy = rl.CompiledPolicy(model)
+    x = np.random.choice([-1.0, 0.0, 1.0], size=(num_envs, 80, 80, 1)).astype(np.float32)
+    policy(x)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        policy(x)
+    return 1e3 * (time.perf_counter() - start) / repeats
+
+
 def raw_env_throughput(steps=2000):
     env = rl.make_env(rl.PONG_ENV_NAME, seed=0)
     try:
@@ -132,49 +155,68 @@ def raw_env_throughput(steps=2000):
         env.close()
 
 
+def run(quick=False, seeds=None):
+    """Run both parts; print as it goes and return the numbers as a dict (``mitdeeplearning bench``).
+
+    ``quick``: 1 Cart-Pole seed capped at 20 s and short Pong rollouts, to test the code itself.
+    """
+    seeds = seeds or (1 if quick else 5)
+    machine = {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+               "tensorflow": tf.__version__, "keras": keras.__version__, "intra_op_threads": 1}
+    print(f"machine: {machine['cpu_count']} CPU cores, {machine['processor']}, "
+          f"TF {tf.__version__}, Keras {keras.__version__}, intra-op threads 1")
+    result = {"quick": quick, "machine": machine}
+
+    print("\n== Cart-Pole REINFORCE: time to mean-100 >= 475 (MLP 32, Adam 3e-3, gamma 0.99) ==")
+    max_seconds = 20 if quick else 150
+    runs = []
+    for seed in range(seeds):
+        episodes, seconds, rewards = cartpole_time_to_solve(seed, max_seconds=max_seconds)
+        steps = int(sum(rewards))
+        status = f"solved in {episodes} episodes" if episodes else f"NOT solved within {max_seconds} s"
+        print(f"seed {seed}: {status}, {seconds:.1f} s, {steps} env steps ({steps / seconds:.0f} steps/s)", flush=True)
+        runs.append({"seed": seed, "solved_episode": episodes, "seconds": seconds, "env_steps": steps,
+                     "episode_rewards": [float(r) for r in rewards]})
+    times = [r["seconds"] if r["solved_episode"] else float("inf") for r in runs]
+    within = sum(t <= 120 for t in times)
+    print(f"CARTPOLE solved within 120 s in {within}/{seeds} seeds; median time-to-solve {np.median(times):.1f} s; "
+          f"solved times {[round(t, 1) for t in times if np.isfinite(t)]}")
+    result["cartpole"] = {"seeds": runs, "solved_within_120s": within, "max_seconds": max_seconds,
+                          "settings": {"units": 32, "learning_rate": 3e-3, "gamma": 0.99, "solved_mean100": 475}}
+
+    steps = 60 if quick else 300
+    predict_steps = 5 if quick else 30
+    configs = ((16, "ale"),) if quick else ((16, "ale"), (32, "ale"), (64, "ale"), (16, "sync"))
+    print("\n== Pong rollout throughput (env steps/s, CNN policy, frame differences) ==")
+    model = create_pong_model()
+    pong = {"raw_env": raw_env_throughput(500 if quick else 2000), "batched": [], "steps_per_rollout": steps}
+    print(f"raw ALE/Pong-v5 env, random actions, no policy: {pong['raw_env']:.0f} steps/s")
+    for num_envs, backend in configs:
+        rate = batched_throughput(model, num_envs, steps, backend)
+        pong["batched"].append({"num_envs": num_envs, "backend": backend, "env_steps_per_s": rate})
+        print(f"batched vector env ({backend:>4}, {num_envs:2d} games, 1 compiled call/step): {rate:7.0f} steps/s", flush=True)
+    best = max(pong["batched"], key=lambda b: b["env_steps_per_s"])
+    pong["best"] = best
+    pong["emulator_only"] = emulator_only_throughput(best["num_envs"], steps // 2)
+    pong["policy_ms_per_batch"] = policy_ms_per_batch(model, best["num_envs"])
+    print(f"the same {best['num_envs']}-game vector env alone (random actions, no policy): {pong['emulator_only']:7.0f} steps/s; "
+          f"one policy call for {best['num_envs']} frames: {pong['policy_ms_per_batch']:.1f} ms")
+    pong["per_step_predict"] = per_step_predict_throughput(model, 8, predict_steps)
+    pong["ratio"] = best["env_steps_per_s"] / pong["per_step_predict"]
+    print(f"per-env per-step model.predict (8 games):                   {pong['per_step_predict']:7.0f} steps/s")
+    print(f"PONG batched {best['env_steps_per_s']:.0f} env steps/s ({best['backend']}, {best['num_envs']} games) vs per-step "
+          f"predict {pong['per_step_predict']:.0f} env steps/s: {pong['ratio']:.0f}x; target 2500 steps/s "
+          f"{'met' if best['env_steps_per_s'] >= 2500 else 'NOT met'}")
+    result["pong"] = pong
+    return result
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 Cart-Pole seed and short Pong rollouts")
+    parser.add_argument("--quick", action="store_true", help="1 Cart-Pole seed (20 s cap) and short Pong rollouts")
     parser.add_argument("--seeds", type=int, default=None, help="number of Cart-Pole seeds (default 5, quick 1)")
-    parser.add_argument("--skip-cartpole", action="store_true")
-    parser.add_argument("--skip-pong", action="store_true")
     args = parser.parse_args()
-    seeds = args.seeds or (1 if args.quick else 5)
-
-    print(f"machine: {os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, "
-          f"TF {tf.__version__}, Keras {keras.__version__}, intra-op threads 1")
-
-    if not args.skip_cartpole:
-        print("\n== Cart-Pole REINFORCE: time to mean-100 >= 475 (MLP 32, Adam 3e-3, gamma 0.99) ==")
-        times = []
-        for seed in range(seeds):
-            episodes, seconds, steps = cartpole_time_to_solve(seed, max_seconds=60 if args.quick else 150)
-            status = f"solved in {episodes} episodes" if episodes else "NOT solved"
-            print(f"seed {seed}: {status}, {seconds:.1f} s, {steps} env steps ({steps / seconds:.0f} steps/s)", flush=True)
-            times.append(seconds if episodes else float("inf"))
-        within = sum(t <= 120 for t in times)
-        solved = [t for t in times if np.isfinite(t)]
-        print(f"CARTPOLE solved within 120 s in {within}/{seeds} seeds; "
-              f"median time-to-solve {np.median(times):.1f} s; solved times {[round(t, 1) for t in solved]}")
-
-    if not args.skip_pong:
-        steps = 100 if args.quick else 300
-        predict_steps = 10 if args.quick else 30
-        print("\n== Pong rollout throughput (env steps/s, CNN policy, frame differences) ==")
-        model = create_pong_model()
-        print(f"raw ALE/Pong-v5 env, random actions, no policy: {raw_env_throughput():.0f} steps/s")
-        results = {}
-        for num_envs, backend in ((8, "ale"), (16, "ale"), (16, "sync")):
-            rate = batched_throughput(model, num_envs, steps, backend)
-            results[(num_envs, backend)] = rate
-            print(f"batched vector env ({backend:>4}, {num_envs:2d} games, 1 compiled call/step): {rate:7.0f} steps/s", flush=True)
-        baseline = per_step_predict_throughput(model, 8, predict_steps)
-        print(f"per-env per-step model.predict (8 games):                   {baseline:7.0f} steps/s")
-        best_key = max(results, key=results.get)
-        best = results[best_key]
-        print(f"PONG batched {best:.0f} env steps/s ({best_key[1]}, {best_key[0]} games) vs per-step predict "
-              f"{baseline:.0f} env steps/s: {best / baseline:.0f}x; target 2500 steps/s "
-              f"{'met' if best >= 2500 else 'NOT met'}")
+    run(quick=args.quick, seeds=args.seeds)
 
 
 if __name__ == "__main__":
