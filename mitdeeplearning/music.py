@@ -13,15 +13,20 @@ music21 and IPython are imported on first use, so importing this module is cheap
 """
 
 import contextlib
+import ctypes
 import dataclasses
 import fractions
 import io
+import math
 import os
 import pathlib
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
+import threading
+import time
 import unicodedata
 import warnings
 
@@ -67,10 +72,114 @@ CORPUS_SOURCES = {
 KEPT_FIELDS = ("X", "T", "R", "M", "L", "Q", "K", "P")
 
 _FIELD_RE = re.compile(r"^([A-Za-z]):(.*)$")
+_MAX_METER_BEATS = 32  # numerator of M: (header or inline); see parse_song
 
 
 class InvalidSongError(ValueError):
     """A tune cannot be played: no X:/K: header, no notes, or music21 cannot parse it."""
+
+
+# CPU seconds that music21 may spend on one step (parsing, merging ties, measuring bars) of a
+# tune of n characters: MUSIC21_TIME_LIMIT_S + MUSIC21_TIME_LIMIT_PER_KB_S * n / 1000. Parsing
+# the 3,068 tunes of O'Neill's and Ryan's collections took a median 0.08 s, at most 1.54 s (963
+# characters) and 1.45 s (the longest, 1,758 characters): at least 2.5 times less. Generated
+# tunes can make music21 build time signatures such as 83/3 or 397/16 (an odd meter, or an
+# overfull bar of tuplets that it re-bars), which takes it minutes; they are stopped and called
+# invalid. CPU time of the thread, not wall time, so that a busy machine does not turn real
+# tunes into invalid ones.
+MUSIC21_TIME_LIMIT_S = 1.0
+MUSIC21_TIME_LIMIT_PER_KB_S = 3.0
+
+
+def _music21_time_limit(song):
+    return MUSIC21_TIME_LIMIT_S + MUSIC21_TIME_LIMIT_PER_KB_S * len(song) / 1000
+
+
+class _Music21Timeout(BaseException):
+    """Injected into the thread running music21 (a BaseException, so that music21's own
+    ``except Exception`` clauses cannot swallow it)."""
+
+
+def _thread_clock(ident):
+    """A function returning the CPU time of thread ``ident`` (wall time where the OS has none)."""
+    try:
+        clock = time.pthread_getcpuclockid(ident)
+        time.clock_gettime(clock)
+    except (AttributeError, OSError):  # Windows, macOS: no per-thread CPU clock for other threads
+        return time.monotonic
+    return lambda: time.clock_gettime(clock)
+
+
+def _with_time_limit(seconds, what, func):
+    """``func()``, stopped with :class:`InvalidSongError` once it used ``seconds`` of CPU time.
+
+    A watchdog thread raises :class:`_Music21Timeout` in this thread through CPython's
+    ``PyThreadState_SetAsyncExc``: unlike ``signal.alarm`` this works outside the main thread
+    and leaves other timers alone. It aims the exception at a moment when this thread runs
+    music21's own code, not a garbage-collector or weakref callback (where Python would print
+    "Exception ignored" and drop it), and repeats it every 50 ms until ``func`` ends in case it
+    was dropped anyway; one still pending when ``func`` ends in time is cleared. (A plain
+    function rather than a context manager, so that no frame lies between ``func`` and the
+    handlers.) Without ``ctypes.pythonapi`` (not CPython) ``func`` runs without a limit.
+    """
+    if not hasattr(ctypes, "pythonapi"):
+        return func()
+    import music21
+
+    music21_dir = os.path.dirname(music21.__file__)
+    ident = threading.get_ident()
+    target = ctypes.c_ulong(ident)
+    clock = _thread_clock(ident)
+    start = clock()
+    lock, done = threading.Lock(), threading.Event()
+    fired = False
+
+    def watchdog():
+        nonlocal fired
+        used = 0.0
+        while used < seconds:  # CPU time grows no faster than wall time: sleep what is left
+            if done.wait(max(seconds - used, 0.01)):
+                return
+            used = clock() - start
+        deadline = time.monotonic() + 0.5  # then fire wherever the thread is
+        while not done.wait(0.001):
+            frame = sys._current_frames().get(ident)
+            if frame is not None and not frame.f_code.co_filename.startswith(music21_dir):
+                if time.monotonic() < deadline:
+                    continue
+            with lock:
+                if done.is_set():
+                    return
+                fired = True
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(target, ctypes.py_object(_Music21Timeout))
+            if done.wait(0.05):
+                return
+
+    thread = threading.Thread(target=watchdog, name="music21-time-limit", daemon=True)
+    thread.start()
+    timed_out = False
+    try:
+        result = func()
+    except _Music21Timeout:
+        timed_out = True
+    finally:
+        while True:  # disarm; an exception still in flight may arrive in here, so retry
+            try:
+                with lock:
+                    done.set()
+                    if fired:
+                        ctypes.pythonapi.PyThreadState_SetAsyncExc(target, None)  # clear a pending one
+                break
+            except _Music21Timeout:
+                continue
+        thread.join()
+    if timed_out:
+        raise InvalidSongError(
+            f"music21 used more than {seconds:g} s of CPU time to {what} and was stopped (real tunes "
+            f"take well under a second; odd meters, or overfull bars of tuplets that it has to "
+            f"re-bar, can take it minutes)"
+        )
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,11 +386,22 @@ def _headers(song):
     return fields
 
 
+def _sounding_notes(flat):
+    """The notes and chords of a flat stream that make a sound: a duration and at least one pitch.
+
+    Grace notes (``{g}``, or a zero length such as ``A0``) take no time and empty chords ``[]``
+    hold no pitch; music21 lists both among a score's notes, but neither can be heard.
+    """
+    return [n for n in flat.notes if n.duration.quarterLength > 0 and len(n.pitches) > 0]
+
+
 def parse_song(song):
     """Parse an ABC tune with music21; returns a ``music21.stream.Score``.
 
     Raises :class:`InvalidSongError` saying why when the text is empty, lacks an ``X:`` or
-    ``K:`` header, when music21 fails on it, or when it holds no notes.
+    ``K:`` header, writes an implausible number or meter, when music21 fails on it or takes more
+    than its CPU time limit (see :data:`MUSIC21_TIME_LIMIT_S`), or when it holds no notes that sound (grace notes
+    and empty chords do not count).
     """
     if not isinstance(song, str):
         raise InvalidSongError(f"a song must be ABC text (str), got {type(song).__name__}")
@@ -301,6 +421,14 @@ def parse_song(song):
             # a length like A822482 makes music21 build hundreds of thousands of bars (and use
             # gigabytes); real tunes never write numbers of more than two digits here
             raise InvalidSongError(f"implausible number {big.group()} at line {number}: note lengths and meters have at most two digits")
+        meter = re.search(r"(?:^|\[)(M:\s*(\d+)\s*/\s*\d+)", line)
+        if meter and int(meter.group(2)) > _MAX_METER_BEATS:
+            # music21 needs seconds to build a time signature such as 97/3 (its time grows
+            # faster than the square of the numerator); real meters count at most 12 or so
+            raise InvalidSongError(
+                f"implausible meter {meter.group(1)} at line {number}: a meter counts at most "
+                f"{_MAX_METER_BEATS} beats (as in M:6/8 or M:12/8)"
+            )
     import music21
 
     # music21 writes a warning to stderr for every token it cannot read ("assuming C"); a
@@ -309,14 +437,21 @@ def parse_song(song):
     with warnings.catch_warnings(), contextlib.redirect_stderr(messages):
         warnings.simplefilter("ignore")
         try:
-            score = music21.converter.parse(song, format="abc")
+            score = _with_time_limit(
+                _music21_time_limit(song), "parse the tune", lambda: music21.converter.parse(song, format="abc")
+            )
+        except InvalidSongError:
+            raise
         except Exception as exc:  # music21 raises many types (ABCTokenException, IndexError, ...)
             raise InvalidSongError(
                 f"music21 cannot parse the tune: {type(exc).__name__}: {exc}"
                 + (f" (after warnings: {messages.getvalue().strip()[:300]})" if messages.getvalue() else "")
             ) from exc
-    if len(score.flatten().notes) == 0:
-        raise InvalidSongError("the tune has zero notes: music21 found no pitches in its body")
+    if not _sounding_notes(score.flatten()):
+        raise InvalidSongError(
+            "the tune has zero notes: music21 found no pitches with a duration in its body "
+            "(grace notes, zero-length notes and empty chords are not heard)"
+        )
     return score
 
 
@@ -377,12 +512,12 @@ def validate_song(song, *, min_notes=8, min_bar_fraction=0.8, min_inner_bars=2):
         score = parse_song(song)
     except InvalidSongError as exc:
         return SongReport(False, False, str(exc))
-    n_notes = len(score.flatten().notes)
+    n_notes = len(_sounding_notes(score.flatten()))  # what play_song would play: no grace notes
     if n_notes < min_notes:
         return SongReport(False, False, f"only {n_notes} notes (need at least {min_notes})", n_notes)
     try:
-        inner, fit = _inner_bar_fit(score)
-    except Exception as exc:  # music21 can fail on odd meters while measuring bars
+        inner, fit = _with_time_limit(_music21_time_limit(song), "measure the bars", lambda: _inner_bar_fit(score))
+    except Exception as exc:  # music21 can fail on odd meters while measuring bars (or time out)
         return SongReport(True, False, f"bars cannot be measured: {type(exc).__name__}: {exc}", n_notes)
     if inner < min_inner_bars:
         reason = f"only {inner} inner bars (need at least {min_inner_bars} to judge the meter)"
@@ -428,9 +563,14 @@ def _tempo_qpm(song, default):
     match = re.match(r"^\s*(?:(\d+)/(\d+)\s*=\s*)?(\d+)\s*$", q)
     if not match:
         return default
+    # float, not int: a generated Q:1/<5,000 digits>=120 must not hit Python's limit on
+    # int(str) digits (ValueError); huge values become inf and are rejected below
     bpm = float(match.group(3))
-    if match.group(1) and int(match.group(2)) > 0:  # "1/4=120": beats of a given note length
-        bpm = bpm * 4 * int(match.group(1)) / int(match.group(2))
+    if match.group(1):  # "1/4=120": beats of a given note length
+        beat = float(match.group(1)) / float(match.group(2)) if float(match.group(2)) > 0 else math.nan
+        bpm = bpm * 4 * beat
+    if not math.isfinite(bpm) or bpm <= 0:
+        return default
     return min(max(bpm, 40.0), 320.0)  # generated tunes may write any tempo; keep it listenable
 
 
@@ -440,13 +580,14 @@ def song_notes(song):
     Ties are merged; chords give one row per pitch; grace notes (no duration) are dropped.
     Raises :class:`InvalidSongError` like :func:`parse_song`.
     """
-    score = song if not isinstance(song, str) else parse_song(song)
-    flat = score.flatten().stripTies()
+    if isinstance(song, str):
+        score = parse_song(song)
+        flat = _with_time_limit(_music21_time_limit(song), "merge the tied notes", lambda: score.flatten().stripTies())
+    else:  # a Score parsed before
+        flat = song.flatten().stripTies()
     rows = []
-    for element in flat.notes:
+    for element in _sounding_notes(flat):
         duration = float(element.duration.quarterLength)
-        if duration <= 0:
-            continue
         for pitch in element.pitches:
             rows.append((float(element.offset), duration, float(pitch.midi)))
     if not rows:
@@ -454,8 +595,26 @@ def song_notes(song):
     return np.array(sorted(rows), dtype=np.float64)
 
 
-def _pluck(freq, n_samples, sample_rate):
-    """One plucked-string-like note: a few harmonics, each decaying faster than the last."""
+# A plucked note (see _pluck_body) decays at least as fast as exp(-4.1 t): 3 s after its start it is
+# below 5e-6 of its peak, under the resolution of 16-bit audio. Longer notes are rendered for
+# this long only, so that a chord of a hundred whole notes costs no more than a bar of eighths.
+_RING_SECONDS = 3.0
+
+
+def _audible_freq(midi, sample_rate):
+    """Frequency of a MIDI pitch, moved down by octaves until it lies below the Nyquist frequency.
+
+    At 16 kHz anything from C9 (MIDI 120, 8.4 kHz) upwards could not be sampled and would render
+    to silence; an octave lower it is still the same note name.
+    """
+    freq = 440.0 * 2.0 ** ((midi - 69.0) / 12.0)
+    while freq >= sample_rate / 2:
+        freq /= 2
+    return freq
+
+
+def _pluck_body(freq, n_samples, sample_rate):
+    """A plucked-string-like note without its release: a few harmonics, each decaying faster."""
     t = np.arange(n_samples) / sample_rate
     wave = np.zeros(n_samples)
     for k, amp in ((1, 1.0), (2, 0.5), (3, 0.28), (4, 0.15), (5, 0.08), (6, 0.04)):
@@ -464,8 +623,13 @@ def _pluck(freq, n_samples, sample_rate):
         wave += amp * np.exp(-t * (2.5 + 1.6 * k)) * np.sin(2 * np.pi * k * freq * t)
     attack = min(n_samples, int(0.005 * sample_rate))
     wave[:attack] *= np.linspace(0, 1, attack, endpoint=False)
-    release = min(n_samples, int(0.02 * sample_rate))
-    wave[n_samples - release :] *= np.linspace(1, 0, release)
+    return wave
+
+
+def _release(wave, sample_rate):
+    """Fade the last 20 ms of a note (in place) so that cutting it off does not click."""
+    release = min(len(wave), int(0.02 * sample_rate))
+    wave[len(wave) - release :] *= np.linspace(1, 0, release)
     return wave
 
 
@@ -473,27 +637,42 @@ def synthesize_song(song, *, sample_rate=SAMPLE_RATE, tempo_qpm=None, max_second
     """Render a tune to a mono float32 waveform in [-1, 1] with a small numpy synthesiser.
 
     ``tempo_qpm`` is quarter notes per minute (default: the tune's ``Q:`` field, else 120; reels
-    and jigs are lively). Notes ring for their written length plus a short tail. The audio is cut
-    at ``max_seconds`` (None: no limit) so notebooks that embed it stay small. Raises
+    and jigs are lively). The audio starts at the first note (leading rests are skipped). Notes
+    ring for their written length plus a short tail, at most 3 s (a plucked note has died away by
+    then); pitches above half the sample rate sound octaves lower. The audio is cut at
+    ``max_seconds`` (None: no limit) so notebooks that embed it stay small. Raises
     :class:`InvalidSongError` for a tune that cannot be parsed or has no notes.
     """
+    if tempo_qpm is not None and not tempo_qpm > 0:
+        raise ValueError(f"tempo_qpm must be a positive number of quarter notes per minute, got {tempo_qpm!r}")
+    if max_seconds is not None and not max_seconds > 0:
+        raise ValueError(f"max_seconds must be positive (or None for no limit), got {max_seconds!r}")
     notes = song_notes(song)
     qpm = tempo_qpm or (_tempo_qpm(song, 120.0) if isinstance(song, str) else 120.0)
     sec_per_quarter = 60.0 / qpm
-    starts = notes[:, 0] * sec_per_quarter
+    # rows are sorted by start; a tune opening with a minute of rests would otherwise be cut at
+    # max_seconds before its first note and render to silence although it is playable
+    starts = (notes[:, 0] - notes[0, 0]) * sec_per_quarter
     durations = notes[:, 1] * sec_per_quarter
     total = float(np.max(starts + durations)) + 0.3
     if max_seconds is not None:
         total = min(total, float(max_seconds))
     n_total = int(round(total * sample_rate))
-    audio = np.zeros(n_total)
+    ring = int(_RING_SECONDS * sample_rate)
+    placed = []  # (first sample, number of samples, pitch) of every note that starts in the clip
     for start, duration, midi in zip(starts, durations, notes[:, 2]):
         a = int(round(start * sample_rate))
         if a >= n_total:
             break
-        n = min(int((duration + 0.08) * sample_rate), n_total - a)
-        freq = 440.0 * 2.0 ** ((midi - 69.0) / 12.0)
-        audio[a : a + n] += _pluck(freq, n, sample_rate)
+        placed.append((a, min(int((duration + 0.08) * sample_rate), ring, n_total - a), midi))
+    # one waveform per pitch, as long as its longest note: chords and repeated notes reuse it
+    longest = {}
+    for _, n, midi in placed:
+        longest[midi] = max(n, longest.get(midi, 0))
+    bodies = {midi: _pluck_body(_audible_freq(midi, sample_rate), n, sample_rate) for midi, n in longest.items()}
+    audio = np.zeros(n_total)
+    for a, n, midi in placed:
+        audio[a : a + n] += _release(bodies[midi][:n].copy(), sample_rate)
     peak = np.max(np.abs(audio))
     if peak == 0:
         raise InvalidSongError("the tune rendered to silence")
