@@ -383,7 +383,12 @@ def _pm(values, scale=100.0, digits=1, sign=False):
 
 def _stamp(section):
     m = section["machine"]
-    return f"*Measured {hardware_line(m)}; section took {section['seconds'] / 60:.1f} min.*"
+    text = f"*Measured {hardware_line(m)}; section took {section['seconds'] / 60:.1f} min"
+    if "load_average" in section:  # above the core count: other jobs shared the CPU, times are inflated
+        start, end = section["load_average"]
+        busy = max(start, end) > m["cpu_count"] + 0.5
+        text += f"; 1-min load average {start:.1f} → {end:.1f}" + (" (the machine was shared: times are inflated)" if busy else "")
+    return text + ".*"
 
 
 def render(data, figures_rel):
@@ -589,9 +594,10 @@ def main(quick=False, only=None, out=None, extra_profile=None, log=print):
     log(f"mitdeeplearning bench{' --quick' if quick else ''}: sections {', '.join(only)} on {hardware_line(machine)}")
     for name in only:
         log(f"== {name}")
-        start = time.perf_counter()
+        start, load_start = time.perf_counter(), os.getloadavg()[0]
         section = RUNNERS[name](quick, work_dir, figures, log)
-        section.update(machine=machine, seconds=time.perf_counter() - start, quick=quick)
+        section.update(machine=machine, seconds=time.perf_counter() - start, quick=quick,
+                       load_average=[load_start, os.getloadavg()[0]])
         data["sections"][name] = section
         json_path.write_text(json.dumps(data, indent=1) + "\n")  # keep what is done if a later section fails
     if extra_profile:
