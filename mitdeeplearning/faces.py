@@ -15,7 +15,7 @@ deterministically from a seed. Every face has
   shapes).
 
 **How the bias arises.** Two things make darker faces harder, both modelled on documented problems
-of real photo collections: they are *rare* in the training set (``darker_fraction``, default 5 %),
+of real photo collections: they are *rare* in the training set (``darker_fraction``, default 1 %),
 and they are photographed with an exposure calibrated for lighter skin, so they come out darker
 overall and their features have less contrast (``darker_exposure``, ``darker_contrast``). A
 detector trained on such data sees few examples of that mode and learns it last.
@@ -303,7 +303,7 @@ def make_synthetic_faces(
     n_train_faces=6000,
     n_train_nonfaces=6000,
     n_test_per_group=100,
-    darker_fraction=0.05,
+    darker_fraction=0.01,
     darker_exposure=(0.5, 0.7),
     darker_contrast=0.45,
     seed=0,
@@ -438,14 +438,13 @@ def synthetic_faces_path(cache_dir=None, progress=True, **kwargs):
     """
     from . import data
 
+    import inspect
+
+    # the generator's own defaults, so that the two can never disagree
     params = {
-        "n_train_faces": 6000,
-        "n_train_nonfaces": 6000,
-        "n_test_per_group": 100,
-        "darker_fraction": 0.05,
-        "darker_exposure": (0.5, 0.7),
-        "darker_contrast": 0.45,
-        "seed": 0,
+        name: p.default
+        for name, p in inspect.signature(make_synthetic_faces).parameters.items()
+        if name not in ("chunk", "progress")
     }
     unknown = set(kwargs) - set(params)
     if unknown:
