@@ -338,8 +338,6 @@ def draw_cartpole_rewards(cartpole, path):
 
 def draw_pong_strip(path, frames=5, skip=40):
     """Pre-processed Pong frames (top) and their differences (bottom) from a random game."""
-    import numpy as np
-
     from . import rl
 
     plt = _pyplot()
@@ -365,7 +363,6 @@ def draw_pong_strip(path, frames=5, skip=40):
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
-    return np.stack(shots)
 
 
 # --------------------------------------------------------------------------------------------
@@ -553,6 +550,10 @@ def _render_lab3(s, fig):
 # --------------------------------------------------------------------------------------------
 # The command
 # --------------------------------------------------------------------------------------------
+def _save(path, data):
+    path.write_text(json.dumps(data, indent=1) + "\n")
+
+
 def output_paths(quick, out=None):
     """(benchmarks.json, report, figures folder): the committed report only for a real run without ``out``."""
     root = repository_root()
@@ -599,12 +600,12 @@ def main(quick=False, only=None, out=None, extra_profile=None, log=print):
         section.update(machine=machine, seconds=time.perf_counter() - start, quick=quick,
                        load_average=[load_start, os.getloadavg()[0]])
         data["sections"][name] = section
-        json_path.write_text(json.dumps(data, indent=1) + "\n")  # keep what is done if a later section fails
+        _save(json_path, data)  # keep what is done if a later section fails
     if extra_profile:
         log(f"== notebooks in the {extra_profile} profile")
         data["extra_profile"] = {"profile": extra_profile, "machine": machine,
                                  "notebooks": bench_extra_profile(extra_profile, work_dir, log)}
-        json_path.write_text(json.dumps(data, indent=1) + "\n")
+        _save(json_path, data)
     report_path.write_text(render(data, os.path.relpath(figures, report_path.parent)))
     log(f"wrote {json_path}, {report_path} and figures in {figures}")
     return report_path
