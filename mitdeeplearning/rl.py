@@ -10,7 +10,11 @@ two decisions to show up in a frame difference), and "sticky" actions repeat the
 quarter of the time, so the agent cannot memorise one deterministic sequence of moves.
 """
 
+import csv
 import os
+import re
+import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -32,7 +36,13 @@ __all__ = [
     "parallelized_collect_rollout",
     "collect_rollout_per_step",
     "checkpoint_path",
+    "save_checkpoint",
     "latest_checkpoint",
+    "TrainingRecord",
+    "validate_actions",
+    "evaluate_pong",
+    "load_pretrained_pong",
+    "PRETRAINED_PONG",
 ]
 
 PONG_ENV_NAME = "ALE/Pong-v5"
@@ -132,10 +142,32 @@ def make_pong_envs(num_envs, backend="ale", seed=None, num_threads=2, **settings
         envs = gym.make_vec(PONG_ENV_NAME, num_envs=int(num_envs), vectorization_mode=backend, **settings)
     else:
         raise ValueError(f"unknown backend {backend!r}: use 'ale', 'sync' or 'async'")
+    envs = _ValidatedActions(envs)
     if seed is not None:
         envs.reset(seed=seed)
         envs.action_space.seed(seed)
     return envs
+
+
+def _validated_actions_wrapper():
+    import gymnasium as gym
+
+    class ValidatedActions(gym.vector.VectorWrapper):
+        """Checks every batch of actions (count, integer dtype, range) before the emulators see it.
+
+        ale-py's native vector env can wait forever on an action outside its action set; this
+        turns such a bug into an immediate ValueError that names it.
+        """
+
+        def step(self, actions):
+            n_actions = int(self.env.single_action_space.n)
+            return self.env.step(validate_actions(actions, self.num_envs, n_actions))
+
+    return ValidatedActions
+
+
+def _ValidatedActions(envs):
+    return _validated_actions_wrapper()(envs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -373,48 +405,118 @@ def sample_actions(model, observations, single=False):
     return int(actions[0]) if single else actions.astype(np.int64)
 
 
+def validate_actions(actions, num_envs, n_actions=6):
+    """``actions`` as an int64 array of shape (num_envs,), or a ValueError that says what is wrong.
+
+    Every vector-env step goes through this first: an action outside ``0..n_actions-1`` would
+    make ale-py's native vector env wait forever, and a float or a tensor would be cast silently.
+    """
+    if hasattr(actions, "numpy"):  # a tf.Tensor
+        actions = actions.numpy()
+    array = np.asarray(actions)
+    if array.size != num_envs:
+        raise ValueError(
+            f"expected one action per game ({num_envs}), got {array.size} (shape {array.shape}); "
+            f"choose_action(model, observations, single=False) must return one action per observation"
+        )
+    array = array.reshape(num_envs)
+    if not np.issubdtype(array.dtype, np.integer):
+        if np.issubdtype(array.dtype, np.floating) and np.all(np.isfinite(array)) and np.all(array == np.round(array)):
+            raise ValueError(
+                f"actions must be integers, got dtype {array.dtype}; convert them with "
+                f".astype(np.int64) (did np.append or a float array turn them into floats?)"
+            )
+        raise ValueError(f"actions must be integer indices 0..{n_actions - 1}, got dtype {array.dtype}: {array[:8]}")
+    if array.min() < 0 or array.max() >= n_actions:
+        raise ValueError(
+            f"actions must lie in 0..{n_actions - 1} (the game has {n_actions} actions), got values from "
+            f"{array.min()} to {array.max()}; does the policy's last layer have {n_actions} units?"
+        )
+    return array.astype(np.int64)
+
+
 def _frames(observations):
     obs = np.asarray(observations)
     return obs[:, 0] if obs.ndim == 5 else obs
 
 
-def parallelized_collect_rollout(batch_size, envs, model, choose_action=None, max_steps=None):
-    """Play one Pong episode in each of ``batch_size`` environments at once; return their Memories.
+def _n_actions(envs):
+    space = getattr(envs, "single_action_space", None) or getattr(envs, "action_space", None)
+    return int(getattr(space, "n", 6))
 
-    ``envs`` is a gymnasium vector environment with ``batch_size`` games (``make_pong_envs``).
-    Every step makes ONE batched policy call for all games (``choose_action(model, x,
-    single=False)`` on a compiled wrapper of ``model``), then steps all games together. An
+
+class _EnvList:
+    """A list of gymnasium environments stepped in turn, with a vector env's reset/step interface.
+
+    The 2021 course notebooks pass ``parallelized_collect_rollout`` a list of environments; this
+    lets the same collector serve them. A finished game is reset on the next step, as gymnasium's
+    vector environments do.
+    """
+
+    def __init__(self, env_list):
+        self.envs = list(env_list)
+        self.num_envs = len(self.envs)
+        self.single_action_space = self.envs[0].action_space
+        self._needs_reset = [False] * self.num_envs
+
+    def reset(self, seed=None):
+        frames = [env.reset(seed=None if seed is None else seed + i)[0] for i, env in enumerate(self.envs)]
+        self._needs_reset = [False] * self.num_envs
+        return np.stack(frames), {}
+
+    def step(self, actions):
+        out = []
+        for i, (env, action) in enumerate(zip(self.envs, actions)):
+            if self._needs_reset[i]:
+                frame, _ = env.reset()
+                out.append((frame, 0.0, False, False))
+                self._needs_reset[i] = False
+                continue
+            frame, reward, terminated, truncated, _ = env.step(int(action))
+            self._needs_reset[i] = bool(terminated or truncated)
+            out.append((frame, reward, terminated, truncated))
+        frames, rewards, terminated, truncated = zip(*out)
+        return np.stack(frames), np.array(rewards, np.float32), np.array(terminated), np.array(truncated), {}
+
+
+def parallelized_collect_rollout(batch_size, envs, model, choose_action=None, max_steps=None):
+    """Play one Pong episode in every game of ``envs`` at once; return one Memory per game.
+
+    ``envs`` is a gymnasium vector environment (``make_pong_envs``) or, as in the 2021 course
+    notebooks, a list of Pong environments; the number of games comes from it. ``batch_size``
+    is kept for the 2020/21 call form ``(batch_size, envs, model, choose_action)``: pass None, or
+    the number of games (anything else is an error). Every step makes ONE batched policy call for
+    all games (``choose_action(model, x, single=False)`` on a compiled wrapper of ``model``;
+    by default sampling from its logits), checks the actions, then steps all games together. An
     observation is the difference of the last two pre-processed frames, (80, 80, 1). A game that
     has finished stops being recorded while the others play on; ``max_steps`` caps the episode
     length (None: play until every game is over).
-
-    Returns a list of ``batch_size`` Memory objects (observations, actions, rewards per step).
     """
     if isinstance(envs, (list, tuple)):
-        raise TypeError(
-            "parallelized_collect_rollout now takes ONE gymnasium vector environment, not a list of "
-            "environments: create it with mdl.lab3.make_pong_envs(batch_size)"
-        )
+        if not envs or not all(hasattr(env, "step") for env in envs):
+            raise TypeError(
+                "envs must be a gymnasium vector environment (mdl.lab3.make_pong_envs(n)) or a non-empty "
+                f"list of gymnasium environments, got {envs!r:.80}"
+            )
+        envs = _EnvList(envs)
     num_envs = getattr(envs, "num_envs", None)
-    if num_envs != batch_size:
-        raise ValueError(f"batch_size is {batch_size} but the vector environment holds {num_envs} games")
+    if num_envs is None:
+        raise TypeError(f"envs must be a gymnasium vector environment or a list of environments, got {type(envs).__name__}")
+    if batch_size is not None and batch_size != num_envs:
+        raise ValueError(f"batch_size is {batch_size} but the environment holds {num_envs} games; pass batch_size=None")
+    n_actions = _n_actions(envs)
     choose_action = choose_action or sample_actions
     policy = model if isinstance(model, CompiledPolicy) else CompiledPolicy(model)
 
     observations, _ = envs.reset()
     current = preprocess_pong(_frames(observations))
     previous = current
-    memories = [Memory() for _ in range(batch_size)]
-    done = np.zeros(batch_size, dtype=bool)
+    memories = [Memory() for _ in range(num_envs)]
+    done = np.zeros(num_envs, dtype=bool)
     steps = 0
     while not done.all() and (max_steps is None or steps < max_steps):
         x = current - previous
-        actions = np.asarray(choose_action(policy, x, single=False)).reshape(-1).astype(np.int64)
-        if actions.shape != (batch_size,):
-            raise ValueError(
-                f"choose_action(model, observations, single=False) returned {actions.size} actions for "
-                f"{batch_size} observations; it must return one action per observation"
-            )
+        actions = validate_actions(choose_action(policy, x, single=False), num_envs, n_actions)
         observations, rewards, terminated, truncated, _ = envs.step(actions)
         for i in np.flatnonzero(~done):
             memories[i].add_to_memory(x[i], int(actions[i]), float(rewards[i]))
@@ -457,22 +559,51 @@ def collect_rollout_per_step(env_list, model, max_steps=None):
 # Checkpoints
 # --------------------------------------------------------------------------------------------
 def checkpoint_path(directory, iteration, prefix="pong"):
-    """``<directory>/<prefix>_<iteration, 6 digits>.weights.h5`` (Keras 3 needs that suffix).
+    """``<directory>/<prefix>_<iteration, 9 digits>.weights.h5`` (Keras 3 needs that suffix).
 
     Creates ``directory`` if needed, so the path can be handed straight to ``model.save_weights``.
     """
-    from pathlib import Path
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    return directory / f"{prefix}_{int(iteration):06d}.weights.h5"
+    return directory / f"{prefix}_{int(iteration):09d}.weights.h5"
+
+
+def save_checkpoint(model, directory, iteration, prefix="pong"):
+    """Save ``model``'s weights as ``checkpoint_path(directory, iteration)``, atomically.
+
+    The weights go to a temporary file in the same folder first and are renamed into place once
+    complete, so an interrupted save (Ctrl-C, a full disk) never leaves a half-written checkpoint
+    under a name that ``latest_checkpoint`` would pick. Returns the path.
+    """
+    path = checkpoint_path(directory, iteration, prefix)
+    partial = path.with_name(f".{path.stem}.partial{os.getpid()}.weights.h5")
+    try:
+        model.save_weights(partial)
+        os.replace(partial, path)
+    finally:
+        if partial.exists():
+            partial.unlink()
+    return path
+
+
+def _readable_weights(path):
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as fh:
+            found = []
+            fh.visititems(lambda name, obj: found.append(name) if isinstance(obj, h5py.Dataset) else None)
+            return bool(found)
+    except (OSError, ValueError):
+        return False
 
 
 def latest_checkpoint(directory, prefix="pong"):
-    """``(path, iteration)`` of the newest checkpoint in ``directory``; ``(None, 0)`` when there is none."""
-    import re
-    from pathlib import Path
+    """``(path, iteration)`` of the newest readable checkpoint in ``directory``; ``(None, 0)`` if none.
 
+    A checkpoint that cannot be opened, or holds no weights, is skipped with a warning naming it
+    (delete it, or keep it for inspection: it is never picked).
+    """
     pattern = re.compile(rf"^{re.escape(prefix)}_(\d+)\.weights\.h5$")
     found = []
     directory = Path(directory)
@@ -481,7 +612,127 @@ def latest_checkpoint(directory, prefix="pong"):
             match = pattern.match(path.name)
             if match:
                 found.append((int(match.group(1)), path))
-    if not found:
-        return None, 0
-    iteration, path = max(found)
-    return path, iteration
+    for iteration, path in sorted(found, reverse=True):
+        if _readable_weights(path):
+            return path, iteration
+        warnings.warn(f"skipping unreadable checkpoint {path} (a save was interrupted?); delete it", stacklevel=2)
+    return None, 0
+
+
+class TrainingRecord:
+    """A CSV file with one row per logged moment of a training run, appended and flushed as it goes.
+
+    ``record.append(agent_steps=..., seconds=..., score=...)`` writes a row (the columns are
+    fixed by the first row); ``record.rows()`` reads them back as dicts of floats and
+    ``record.last()`` the newest one, so a resumed run continues the count of steps and seconds.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def rows(self):
+        if not self.path.is_file():
+            return []
+        with open(self.path, newline="") as fh:
+            rows = []
+            for line, row in enumerate(csv.DictReader(fh), start=2):
+                try:
+                    rows.append({key: float(value) for key, value in row.items()})
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(f"{self.path}, line {line}: not a row of numbers ({row}); {exc}") from exc
+            return rows
+
+    def last(self):
+        rows = self.rows()
+        return rows[-1] if rows else None
+
+    def append(self, **values):
+        new = not self.path.is_file() or self.path.stat().st_size == 0
+        if not new:
+            with open(self.path, newline="") as fh:
+                columns = next(csv.reader(fh))
+            if list(values) != columns:
+                raise ValueError(f"{self.path} has columns {columns}, this row has {list(values)}")
+        with open(self.path, "a", newline="") as fh:
+            writer = csv.writer(fh)
+            if new:
+                writer.writerow(list(values))
+            writer.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in values.values()])
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation and the shipped agent
+# --------------------------------------------------------------------------------------------
+PRETRAINED_PONG = Path(__file__).with_name("assets") / "pong_agent.keras"
+
+
+def evaluate_pong(model, num_games=20, seed=0, greedy=False, max_steps=None, num_threads=2):
+    """Play ``num_games`` games of Pong with ``model`` and return each game's score (won - lost).
+
+    All games run at once in one vector environment (``make_pong_envs``: frameskip 4, sticky
+    actions 0.25, the training settings), seeded by ``seed``; each plays one game to 21 points,
+    or for ``max_steps`` agent steps when given (a short evaluation; the score so far). With
+    ``greedy=False`` actions are sampled from the policy with a generator seeded by ``seed``;
+    ``greedy=True`` takes the most likely action. Same model and seed, same scores. Returns an
+    int64 array of shape (num_games,).
+    """
+    if int(num_games) < 1:
+        raise ValueError(f"num_games must be at least 1, got {num_games}")
+    policy = model if isinstance(model, CompiledPolicy) else CompiledPolicy(model)
+    rng = np.random.default_rng(seed)
+    envs = make_pong_envs(int(num_games), seed=seed, num_threads=num_threads)
+    try:
+        n_actions = _n_actions(envs)
+        frames, _ = envs.reset(seed=seed)
+        previous = current = preprocess_pong(_frames(frames))
+        scores = np.zeros(num_games, np.int64)
+        done = np.zeros(num_games, bool)
+        steps = 0
+        while not done.all() and (max_steps is None or steps < max_steps):
+            logits = np.asarray(policy(current - previous), np.float64)
+            if greedy:
+                actions = logits.argmax(axis=-1)
+            else:  # Gumbel-max: argmax(logits + Gumbel noise) is a sample from softmax(logits)
+                actions = (logits - np.log(-np.log(rng.random(logits.shape)))).argmax(axis=-1)
+            frames, rewards, terminated, truncated, _ = envs.step(validate_actions(actions, num_games, n_actions))
+            scores += np.where(done, 0, np.asarray(rewards)).astype(np.int64)
+            done |= np.asarray(terminated) | np.asarray(truncated)
+            previous, current = current, preprocess_pong(_frames(frames))
+            steps += 1
+    finally:
+        envs.close()
+    return scores
+
+
+def load_pretrained_pong(into=None):
+    """The Pong agent trained for this course and shipped with the package (a Keras model).
+
+    Without arguments: the saved model itself (the lab's CNN: Conv2D(16, 8, s4) -> Conv2D(32, 4,
+    s2) -> Dense(64) -> Dense(6) logits, on 80x80x1 frame differences). With ``into=model``:
+    copies those weights into your own model of the same architecture (e.g. your
+    ``create_pong_model()``) and returns it; a different architecture is an error that says
+    which layer differs. ``mitdeeplearning/assets/pong_agent.csv`` is its training record.
+    """
+    import keras
+
+    if not PRETRAINED_PONG.is_file():
+        raise FileNotFoundError(
+            f"the shipped Pong agent is missing ({PRETRAINED_PONG}); reinstall the package "
+            f"(pip install --force-reinstall) or train one in lab 3"
+        )
+    trained = keras.saving.load_model(PRETRAINED_PONG, compile=False)
+    if into is None:
+        return trained
+    mine = [w for w in into.weights]
+    theirs = trained.weights
+    if len(mine) != len(theirs) or any(tuple(a.shape) != tuple(b.shape) for a, b in zip(mine, theirs)):
+        mine_shapes = [tuple(w.shape) for w in mine]
+        theirs_shapes = [tuple(w.shape) for w in theirs]
+        raise ValueError(
+            "your model's weights do not match the shipped agent's: yours "
+            f"{mine_shapes}, the agent's {theirs_shapes}. Build the architecture of TODO 9 exactly "
+            "(Conv2D(16, 8, strides=4), Conv2D(32, 4, strides=2), Flatten, Dense(64), Dense(n_actions))"
+        )
+    into.set_weights(trained.get_weights())
+    return into

@@ -18,7 +18,12 @@ __all__ = [
     "plot_sample",
     "print_environment",
     "in_notebook",
+    "report_result",
+    "RESULT_MIME",
 ]
+
+# The MIME type of a notebook's headline-result record (see report_result).
+RESULT_MIME = "application/vnd.mitdeeplearning.result+json"
 
 
 def in_notebook():
@@ -201,3 +206,26 @@ def print_environment(packages=("tensorflow", "keras", "numpy")):
                 "On Colab, pick Runtime → Change runtime type → GPU for the 'full' settings.",
                 stacklevel=2,
             )
+
+
+def report_result(text, **values):
+    """Print a notebook's headline result as a sentence, and record the same numbers as data.
+
+    ``values`` (numbers, strings, None) go into the notebook's output under ``RESULT_MIME``, so
+    the runner and the benchmarks read them from the executed notebook instead of parsing text.
+    Returns nothing (a cell ending with this call echoes no value).
+    """
+    import json
+
+    for key, value in values.items():
+        if isinstance(value, np.generic):
+            values[key] = value.item()
+        elif value is not None and not isinstance(value, (int, float, str, bool)):
+            raise TypeError(f"report_result: {key}={value!r} is not a number or a string")
+    json.dumps(values, allow_nan=False)  # refuses NaN/inf: a result must be a real number
+    if in_notebook():  # one output: the sentence is what a reader sees, the record rides along
+        from IPython.display import display
+
+        display({RESULT_MIME: values, "text/plain": text}, raw=True)
+    else:
+        print(text)

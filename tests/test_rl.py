@@ -192,7 +192,7 @@ def test_checkpoints_save_and_resume_from_latest(tmp_path, pong_model):
         pong_model.save_weights(rl.checkpoint_path(tmp_path, iteration))
     (tmp_path / "pong_000099.weights.h5.tmp").write_text("not a checkpoint")
     path, iteration = rl.latest_checkpoint(tmp_path)
-    assert iteration == 10 and path.name == "pong_000010.weights.h5"
+    assert iteration == 10 and path.name == "pong_000000010.weights.h5"
     fresh = keras.models.clone_model(pong_model)
     fresh.load_weights(path)
     x = np.ones((1, 80, 80, 1), np.float32)
