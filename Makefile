@@ -1,5 +1,6 @@
 # Everything a newcomer needs: `make run` (all labs, offline default profile) and `make test`.
-# The first call creates .venv and installs requirements.txt plus this package (editable).
+# The first call creates .venv and installs requirements.txt plus, editable, the student package
+# (mitdeeplearning/, ./pyproject.toml) and the instructor tooling (mdl_tools/, its own pyproject.toml).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -20,11 +21,11 @@ help:
 	@echo "make check  - fail on drift, saved outputs, unparsable cells or TODOs without checks"
 	@echo "make bench  - measure every lab, regenerate RESULTS.md and docs/figures (ARGS=--quick: smoke check)"
 
-$(STAMP): requirements.txt pyproject.toml setup.py
+$(STAMP): requirements.txt pyproject.toml setup.py mdl_tools/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade --quiet pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet --no-deps -e . -e ./mdl_tools
 	@touch $@
 
 run: $(STAMP)

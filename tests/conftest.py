@@ -67,7 +67,7 @@ def smoke_run(tmp_path_factory):
     Usage: ``result = smoke_run("lab1/solutions/Part1_TensorFlow_Solution.ipynb")``; the executed
     copy is at ``result.output``. Several tests can inspect one run without paying for it twice.
     """
-    from mitdeeplearning import notebooks, runner
+    from mdl_tools import notebooks, runner
 
     root = notebooks.find_root(__file__)
     out = tmp_path_factory.mktemp("smoke")

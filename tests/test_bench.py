@@ -1,4 +1,4 @@
-"""`mitdeeplearning bench`: the quick run end to end, the report, and failures that must be loud."""
+"""`mitdeeplearning bench` (mdl_tools.bench): the quick run end to end, the report, and failures that must be loud."""
 
 import json
 import math
@@ -7,7 +7,8 @@ import matplotlib.image
 import nbformat
 import pytest
 
-from mitdeeplearning import bench
+from mdl_tools import bench
+from mdl_tools.bench import common, lab1, lab2
 
 
 def _numbers(obj):
@@ -39,7 +40,7 @@ def quick_run(tmp_path_factory, smoke_run):
         return result, nbformat.read(result.output, as_version=4)
 
     patch = pytest.MonkeyPatch()
-    patch.setattr(bench, "run_notebook", notebook_from_smoke_run)
+    patch.setattr(common, "run_notebook", notebook_from_smoke_run)
     lines = []
     try:
         report = bench.main(quick=True, out=out, log=lambda *a, **k: lines.append(" ".join(map(str, a))))
@@ -53,7 +54,7 @@ def test_quick_run_measures_every_section(quick_run):
     data = quick_run["data"]
     assert data["quick"] is True
     assert set(data["sections"]) == set(bench.SECTIONS)
-    assert {nb for nb, _ in quick_run["seen"]} == set(bench.NOTEBOOKS.values())
+    assert {nb for nb, _ in quick_run["seen"]} == {lab1.NOTEBOOK, lab2.NOTEBOOK}
     for name in ("lab1", "lab2", "lab3"):
         section = data["sections"][name]
         assert section["machine"]["cpu_count"] >= 1 and section["machine"]["date"]
@@ -97,7 +98,7 @@ def test_quick_figures_are_pngs_and_linked(quick_run):
 
 
 def test_only_a_real_run_writes_the_committed_report(tmp_path):
-    root = bench.repository_root()
+    root = common.repository_root()
     assert bench.output_paths(quick=False) == (root / "results" / "benchmarks.json", root / "RESULTS.md", root / "docs" / "figures")
     quick = bench.output_paths(quick=True)
     assert all(p.is_relative_to(root / "results" / "quick") for p in quick)
@@ -108,13 +109,13 @@ def test_failing_benchmark_is_an_error_with_its_output(tmp_path):
     script = tmp_path / "broken.py"
     script.write_text("def run(quick=False):\n    print('measuring…')\n    raise RuntimeError('the emulator is missing')\n")
     with pytest.raises(bench.BenchError, match="broken.py failed") as info:
-        bench.run_benchmark(script, quick=True, log=lambda *a, **k: None)
+        common.run_benchmark(script, quick=True, log=lambda *a, **k: None)
     assert "the emulator is missing" in str(info.value)
 
 
 def test_missing_benchmark_and_unknown_section_are_errors(tmp_path):
     with pytest.raises(bench.BenchError, match="missing"):
-        bench.run_benchmark("no_such_benchmark.py", quick=True, log=lambda *a, **k: None)
+        common.run_benchmark("no_such_benchmark.py", quick=True, log=lambda *a, **k: None)
     with pytest.raises(bench.BenchError, match="unknown section"):
         bench.main(quick=True, only=["lab4"], out=tmp_path)
 
@@ -123,12 +124,12 @@ def test_notebook_that_no_longer_prints_its_numbers_is_an_error():
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('hello')")])
     nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="hello\n")]
     with pytest.raises(bench.BenchError, match="VALID_TUNES"):
-        bench.find(r"VALID_TUNES (\d+)", bench.notebook_text(nb), "VALID_TUNES")
+        common.find(r"VALID_TUNES (\d+)", common.notebook_text(nb), "VALID_TUNES")
     with pytest.raises(bench.BenchError, match="no cell tagged"):
-        bench.save_figure_from_notebook(nb, "figure:loss_curve", None)
+        common.save_figure_from_notebook(nb, "figure:loss_curve", None)
     nb.cells[0].metadata["tags"] = ["figure:loss_curve"]
     with pytest.raises(bench.BenchError, match="displayed no image"):
-        bench.save_figure_from_notebook(nb, "figure:loss_curve", None)
+        common.save_figure_from_notebook(nb, "figure:loss_curve", None)
 
 
 def test_extra_profile_gets_its_own_labelled_section(quick_run):
@@ -142,5 +143,5 @@ def test_extra_profile_gets_its_own_labelled_section(quick_run):
 
 
 def test_key_values_reads_numbers_and_words():
-    assert bench.key_values("MNIST_ACCURACY cnn=0.9800 fc=0.9070 (train=4000, test=1000) source=subset") == {
+    assert common.key_values("MNIST_ACCURACY cnn=0.9800 fc=0.9070 (train=4000, test=1000) source=subset") == {
         "cnn": 0.98, "fc": 0.907, "train": 4000.0, "test": 1000.0, "source": "subset"}

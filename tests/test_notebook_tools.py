@@ -9,7 +9,7 @@ import sys
 import nbformat
 import pytest
 
-from mitdeeplearning import notebooks, runner
+from mdl_tools import notebooks, runner
 
 FIXTURE = pathlib.Path(__file__).parent / "fixtures" / "demo"
 SOLUTION = "lab0/solutions/Demo_Solution.ipynb"
@@ -27,7 +27,7 @@ def course(tmp_path):
 
 def cli(root, *args):
     return subprocess.run(
-        [sys.executable, "-m", "mitdeeplearning", *args], cwd=root, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "mdl_tools", *args], cwd=root, capture_output=True, text=True, timeout=300
     )
 
 

@@ -5,7 +5,7 @@ import pathlib
 
 import pytest
 
-from mitdeeplearning import notebooks
+from mdl_tools import notebooks
 
 ROOT = notebooks.find_root(__file__)
 SOLUTIONS = [p.relative_to(ROOT).as_posix() for p in notebooks.solution_notebooks(ROOT)]

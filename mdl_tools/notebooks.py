@@ -39,13 +39,16 @@ class NotebookFormatError(ValueError):
 
 
 def find_root(start=None):
-    """The checkout root: the nearest folder above ``start`` (or cwd) with a pyproject.toml."""
+    """The checkout root: the nearest folder above ``start`` (or cwd) whose pyproject.toml has a
+    ``[tool.mitdeeplearning]`` table (``mdl_tools/pyproject.toml``, the tools' own, has none)."""
     here = pathlib.Path(start or pathlib.Path.cwd()).resolve()
     for folder in (here, *here.parents):
-        if (folder / "pyproject.toml").is_file():
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file() and "[tool.mitdeeplearning]" in candidate.read_text():
             return folder
     raise FileNotFoundError(
-        f"No pyproject.toml found above {here}: run this command inside a checkout of the course."
+        f"No pyproject.toml with a [tool.mitdeeplearning] table found above {here}: "
+        "run this command inside a checkout of the course."
     )
 
 

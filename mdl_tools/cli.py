@@ -1,4 +1,4 @@
-"""The ``mitdeeplearning`` command: build, check, run, diff and benchmark the lab notebooks.
+"""The ``mitdeeplearning`` command (instructor tooling): build, check, run, diff and benchmark the lab notebooks.
 
     mitdeeplearning build [NOTEBOOK …]       regenerate student copies from their solutions
     mitdeeplearning check                    fail on drift, saved outputs, unparsable cells, unchecked TODOs

@@ -1,0 +1,50 @@
+"""Lab 1 section of the report: the music notebook's training and tunes, generation speed."""
+
+from . import common
+
+NOTEBOOK = "lab1/solutions/Part2_Music_Generation_Solution.ipynb"
+
+
+def measure(quick, work_dir, figures, log=print):
+    profile = "smoke" if quick else "default"
+    run, nb = common.run_notebook(NOTEBOOK, profile, work_dir, log)
+    text = common.notebook_text(nb)
+    steps, seconds, per_step, loss = common.find(r"(\d+) steps in (\d+) s \(([\d.]+) s/step\), smoothed loss ([\d.]+)", text, "its training line")
+    playable, n, sound, n2 = common.find(r"VALID_TUNES (\d+)/(\d+) playable, (\d+)/(\d+) metrically sound", text, "VALID_TUNES")
+    names = [common.save_figure_from_notebook(nb, tag, figures / f"lab1_{tag.split(':')[1]}.png", not quick, log)
+             for tag in ("figure:loss_curve", "figure:piano_roll")]
+    generation = common.run_benchmark("lab1_generation.py", quick, log)
+    return {
+        "notebook": {"path": NOTEBOOK, "profile": profile, "seconds": run.seconds, "training_steps": int(steps),
+                     "training_seconds": float(seconds), "seconds_per_step": float(per_step), "final_loss": float(loss),
+                     "tunes": int(n), "playable": int(playable), "metrically_sound": int(sound)},
+        "generation": generation,
+        "figures": [n for n in names if n],
+    }
+
+
+def render(s, fig):
+    nb, gen = s["notebook"], s["generation"]
+    g256 = next((g for g in gen["generation"] if g["units"] == 256), gen["generation"][0])
+    t256 = next((t for t in gen["training"] if t["units"] == 256), gen["training"][0])
+    n = max(nb["tunes"], 1)
+    return [
+        "", "## Lab 1: music generation (Part 2)", "",
+        "**What good looks like.** The loss starts near ln(vocabulary) ≈ 4.4 and falls below about 1.2 by the end of",
+        "the `default` profile; most generated tunes play (we accept a tune when music21 parses it into at least",
+        "8 notes), and about two in three also keep their meter. Garbled bars early in training are normal.", "",
+        f"| `{nb['profile']}` profile | measured |", "|---|---|",
+        f"| whole notebook | {nb['seconds']:.0f} s ({nb['seconds'] / 60:.1f} min) |",
+        f"| training | {nb['training_steps']} steps in {nb['training_seconds']:.0f} s ({nb['seconds_per_step']:.3f} s/step) |",
+        f"| final loss (smoothed) | {nb['final_loss']:.3f} |",
+        f"| generated tunes playable | {nb['playable']}/{nb['tunes']} ({100 * nb['playable'] / n:.0f} %) |",
+        f"| metrically sound | {nb['metrically_sound']}/{nb['tunes']} ({100 * nb['metrically_sound'] / n:.0f} %) |",
+        f"| generation, `tf.function` LSTM cell (1 stream) | {g256['tf_function_ms_per_char']:.2f} ms/char |",
+        f"| generation, `model.predict` per character | {g256['predict_ms_per_char']:.1f} ms/char "
+        f"(**{g256['speedup_vs_predict']:.0f}×** slower, same run) |",
+        f"| generation, 32 streams in one batch | {g256['streams']['32']['chars_per_s']:,.0f} chars/s |",
+        f"| one training step, `tf.function` vs eager | {t256['tf_function_s_per_step']:.3f} s vs {t256['eager_s_per_step']:.3f} s |",
+        "", common.stamp(s) + f" Generation: LSTM {g256['units']}, embedding {gen['embedding_dim']}.", "",
+        *common.images(s, fig, {"lab1_loss_curve.png": "training loss", "lab1_piano_roll.png": "piano roll of a generated tune"}),
+    ]
+
