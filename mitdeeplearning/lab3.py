@@ -26,16 +26,17 @@ from .rl import (  # noqa: F401  (re-exported)
     load_pretrained_pong,
     save_checkpoint,
     validate_actions,
-    discount_rewards,
-    discount_rewards_pong,
     make_env,
     latest_checkpoint,
     make_pong_envs,
     normalize,
     parallelized_collect_rollout,
+    OLD_ENV_IDS,
+    current_env_id,
+    frame_change,
     pong_change,
+    preprocess_frame,
     preprocess_pong,
-    sample_actions,
 )
 from .video import count_frames, play_video, save_video_of_memory, save_video_of_model, write_mp4  # noqa: F401
 
@@ -55,15 +56,16 @@ __all__ = [
     "validate_actions",
     "collect_rollout_per_step",
     "latest_checkpoint",
-    "discount_rewards",
-    "discount_rewards_pong",
     "make_env",
     "make_pong_envs",
     "normalize",
     "parallelized_collect_rollout",
+    "OLD_ENV_IDS",
+    "current_env_id",
+    "frame_change",
     "pong_change",
+    "preprocess_frame",
     "preprocess_pong",
-    "sample_actions",
     "count_frames",
     "play_video",
     "save_video_of_memory",
@@ -74,11 +76,20 @@ __all__ = [
     "check_discount_rewards",
     "check_compute_loss",
     "check_train_step",
-    "check_preprocess_pong",
+    "check_preprocess_frame",
     "check_pong_change",
     "check_discount_rewards_pong",
     "check_pong_model",
 ]
+
+
+def _returns_without_reset(rewards, gamma):
+    """Discounted returns that carry across points: the mistake check_discount_rewards_pong names."""
+    returns, running = np.zeros(len(rewards)), 0.0
+    for t in reversed(range(len(rewards))):
+        running = rewards[t] + gamma * running
+        returns[t] = running
+    return returns
 
 
 def _constant_logit_model(probabilities, obs_dim=4):
@@ -312,7 +323,7 @@ def _synthetic_pong_frames():
 
 
 @check
-def check_preprocess_pong(processed):
+def check_preprocess_frame(processed):
     """A pre-processed frame: (80, 80, 1) float32 of zeros and ones, with something on it."""
     x = np.asarray(processed)
     require(x.shape == (80, 80, 1), f"a pre-processed frame has shape (80, 80, 1), got {x.shape}")
@@ -328,7 +339,7 @@ def check_pong_change(pong_change):
     """The frame difference is preprocess(curr) - preprocess(prev), float32 values in {-1, 0, 1}."""
     prev, curr = _synthetic_pong_frames()
     result = np.asarray(pong_change(prev, curr))
-    expected = preprocess_pong(curr) - preprocess_pong(prev)
+    expected = frame_change(prev, curr)
     require(result.shape == (80, 80, 1), f"the frame difference has shape (80, 80, 1), got {result.shape}")
     require(result.dtype == np.float32, f"the frame difference must be float32, got {result.dtype}")
     if np.array_equal(result, -expected):
@@ -340,7 +351,7 @@ def check_pong_change(pong_change):
     )
     require(
         np.array_equal(result, expected),
-        "the difference does not equal preprocess_pong(curr) - preprocess_pong(prev); pre-process BOTH raw frames first",
+        "the difference does not equal preprocess_frame(curr) - preprocess_frame(prev); pre-process BOTH raw frames first",
     )
     return "pong_change = preprocess(curr) - preprocess(prev), values in {-1, 0, 1}"
 
@@ -352,7 +363,7 @@ def check_discount_rewards_pong(discount_rewards_pong):
     result = np.asarray(discount_rewards_pong(rewards, 0.5), dtype=np.float64).reshape(-1)
     require(result.shape == (6,), f"expected one return per reward (shape (6,)), got {result.shape}")
     expected = np.array([0.25, 0.5, 1.0, -0.25, -0.5, -1.0])
-    no_reset = discount_rewards(rewards, 0.5)
+    no_reset = _returns_without_reset(rewards, 0.5)
     if np.allclose(result, no_reset):
         require(False, "the running return is not reset when a point is scored: set it to 0 whenever reward != 0 "
                        "before adding that reward")

@@ -23,16 +23,15 @@ __all__ = [
     "PONG_SETTINGS",
     "Memory",
     "aggregate_memories",
-    "discount_rewards",
-    "discount_rewards_pong",
     "normalize",
-    "preprocess_pong",
+    "preprocess_frame",
     "pong_change",
+    "preprocess_frame",
+    "frame_change",
     "make_env",
     "make_pong_envs",
     "CompiledPolicy",
     "NumpyPolicy",
-    "sample_actions",
     "parallelized_collect_rollout",
     "collect_rollout_per_step",
     "checkpoint_path",
@@ -47,7 +46,7 @@ __all__ = [
 
 PONG_ENV_NAME = "ALE/Pong-v5"
 PONG_SETTINGS = {"frameskip": 4, "repeat_action_probability": 0.25}
-# The two background colours of Pong (value of the red channel), erased by preprocess_pong.
+# The two background colours of Pong (value of the red channel), erased by preprocess_frame.
 PONG_BACKGROUND = (144, 109)
 # Rows 34..193 hold the playing field; above is the score, below the bottom wall.
 PONG_CROP_ROWS = slice(34, 194)
@@ -70,6 +69,18 @@ def _register_ale():
     gym.register_envs(ale_py)
 
 
+# Environment ids of the 2020/21 course notebooks, and today's equivalents (gymnasium >= 1.0).
+OLD_ENV_IDS = {"CartPole-v0": "CartPole-v1", "CartPole-v1": "CartPole-v1", "Pong-v0": "ALE/Pong-v5", "Pong-v4": "ALE/Pong-v5"}
+
+
+def current_env_id(name):
+    """Today's id for an environment id of the 2020/21 notebooks, with a one-line notice."""
+    new = OLD_ENV_IDS.get(name, name)
+    if new != name:
+        print(f"note: {name!r} is no longer available; using {new!r} (gymnasium >= 1.0, ale-py)")
+    return new
+
+
 def make_env(name, seed=None, render_mode=None, **kwargs):
     """Create one gymnasium environment by id (``"CartPole-v1"``, ``"ALE/Pong-v5"``, ...).
 
@@ -79,6 +90,7 @@ def make_env(name, seed=None, render_mode=None, **kwargs):
     """
     import gymnasium as gym
 
+    name = current_env_id(name)
     if name.startswith("ALE/"):
         _register_ale()
         if "Pong" in name:
@@ -109,7 +121,7 @@ def make_pong_envs(num_envs, backend="ale", seed=None, num_threads=2, **settings
       ``"async"`` ``gymnasium.vector.AsyncVectorEnv``: one worker process per game.
 
     Observations have shape (num_envs, 210, 160, 3) for "sync"/"async" and
-    (num_envs, 1, 210, 160, 3) for "ale"; ``preprocess_pong`` accepts both. Close the returned
+    (num_envs, 1, 210, 160, 3) for "ale"; ``preprocess_frame`` accepts both. Close the returned
     environment with ``envs.close()`` (in a ``finally:``) so that no thread or worker process is
     left running.
     """
@@ -224,38 +236,10 @@ def normalize(x):
     return x / std if std > 0 else x
 
 
-def discount_rewards(rewards, gamma=0.95):
-    """Discounted returns G_t = r_t + gamma * G_{t+1}, float32, NOT normalised."""
-    rewards = np.asarray(rewards, dtype=np.float32).reshape(-1)
-    returns = np.zeros_like(rewards)
-    running = 0.0
-    for t in reversed(range(len(rewards))):
-        running = rewards[t] + gamma * running
-        returns[t] = running
-    return returns
-
-
-def discount_rewards_pong(rewards, gamma=0.99):
-    """Like ``discount_rewards``, but the running return restarts whenever a point is scored.
-
-    In Pong a non-zero reward ends a rally; what happens in the next rally says nothing about the
-    actions of this one, so the return does not carry across points.
-    """
-    rewards = np.asarray(rewards, dtype=np.float32).reshape(-1)
-    returns = np.zeros_like(rewards)
-    running = 0.0
-    for t in reversed(range(len(rewards))):
-        if rewards[t] != 0:
-            running = 0.0
-        running = rewards[t] + gamma * running
-        returns[t] = running
-    return returns
-
-
 # --------------------------------------------------------------------------------------------
 # Pong frames
 # --------------------------------------------------------------------------------------------
-def preprocess_pong(frame):
+def preprocess_frame(frame):
     """A Pong frame (210, 160, 3) uint8 -> (80, 80, 1) float32 of 0s and 1s.
 
     Crop the playing field (rows 34..193), keep every 2nd row and column, keep the red channel,
@@ -273,13 +257,42 @@ def preprocess_pong(frame):
     return foreground.astype(np.float32)[..., np.newaxis]
 
 
-def pong_change(prev, curr):
-    """Frame difference ``preprocess_pong(curr) - preprocess_pong(prev)``: (80, 80, 1) float32.
+def frame_change(prev, curr):
+    """Frame difference ``preprocess_frame(curr) - preprocess_frame(prev)``: (80, 80, 1) float32.
 
     Values are -1 (something left this pixel), 0 (no change) and +1 (something arrived), so one
-    image shows where the ball and paddles are and which way they move.
+    image shows where the ball and paddles are and which way they move. This is the lab's
+    observation; ``pong_change`` keeps the 2021 course package's meaning.
     """
-    return preprocess_pong(curr) - preprocess_pong(prev)
+    return preprocess_frame(curr) - preprocess_frame(prev)
+
+
+def preprocess_pong(image):
+    """The 2021 course package's Pong pre-processing: (40, 40, 1) float64 of 0s and 1s.
+
+    Kept with its old meaning for notebooks written against that package: crop rows 35..194, keep
+    every 2nd row and column of the red channel, erase the two background colours, set the rest
+    to 1, thicken it with a 3x3 dilation (so the ball survives the next step), and keep every 2nd
+    row and column again. This lab uses ``preprocess_frame`` instead (80x80 float32, no dilation).
+    """
+    import cv2
+
+    image = np.asarray(image)
+    if image.shape != (210, 160, 3):
+        raise ValueError(f"expected one Pong frame of shape (210, 160, 3), got {image.shape}")
+    red = image[35:195:2, ::2, 0]
+    binary = ((red != PONG_BACKGROUND[0]) & (red != PONG_BACKGROUND[1]) & (red != 0)).astype(np.uint8)
+    thick = cv2.dilate(binary, np.ones((3, 3), np.uint8), iterations=1)
+    return thick[::2, ::2, np.newaxis].astype(np.float64)
+
+
+def pong_change(prev, curr):
+    """The 2021 course package's frame difference: ``preprocess_pong(prev) - preprocess_pong(curr)``.
+
+    (40, 40, 1) float64 with values -1, 0, 1 -- note the order, previous minus current, as it was.
+    This lab's own observation is ``frame_change(prev, curr)`` (current minus previous, 80x80).
+    """
+    return preprocess_pong(prev) - preprocess_pong(curr)
 
 
 # --------------------------------------------------------------------------------------------
@@ -385,7 +398,7 @@ class NumpyPolicy(CompiledPolicy):
         return out
 
 
-def sample_actions(model, observations, single=False):
+def _sample_actions(model, observations, single=False):
     """Sample one action per observation from the model's logits (reference implementation).
 
     Samples with NumPy (seeded by ``np.random.seed`` / ``keras.utils.set_random_seed``) rather
@@ -499,29 +512,33 @@ def parallelized_collect_rollout(batch_size, envs, model, choose_action=None, ma
                 f"list of gymnasium environments, got {envs!r:.80}"
             )
         envs = _EnvList(envs)
+        # the 2021 call form gets the 2021 observation: pong_change(prev, curr), 40x40 float64
+        observe = lambda prev, curr: np.stack([pong_change(p, c) for p, c in zip(prev, curr)])  # noqa: E731
+    else:
+        observe = lambda prev, curr: preprocess_frame(curr) - preprocess_frame(prev)  # noqa: E731
     num_envs = getattr(envs, "num_envs", None)
     if num_envs is None:
         raise TypeError(f"envs must be a gymnasium vector environment or a list of environments, got {type(envs).__name__}")
     if batch_size is not None and batch_size != num_envs:
         raise ValueError(f"batch_size is {batch_size} but the environment holds {num_envs} games; pass batch_size=None")
     n_actions = _n_actions(envs)
-    choose_action = choose_action or sample_actions
+    choose_action = choose_action or _sample_actions
     policy = model if isinstance(model, CompiledPolicy) else CompiledPolicy(model)
 
     observations, _ = envs.reset()
-    current = preprocess_pong(_frames(observations))
+    current = _frames(observations)
     previous = current
     memories = [Memory() for _ in range(num_envs)]
     done = np.zeros(num_envs, dtype=bool)
     steps = 0
     while not done.all() and (max_steps is None or steps < max_steps):
-        x = current - previous
+        x = observe(previous, current)
         actions = validate_actions(choose_action(policy, x, single=False), num_envs, n_actions)
         observations, rewards, terminated, truncated, _ = envs.step(actions)
         for i in np.flatnonzero(~done):
             memories[i].add_to_memory(x[i], int(actions[i]), float(rewards[i]))
         done |= np.asarray(terminated) | np.asarray(truncated)
-        previous, current = current, preprocess_pong(_frames(observations))
+        previous, current = current, _frames(observations)
         steps += 1
     return memories
 
@@ -536,7 +553,7 @@ def collect_rollout_per_step(env_list, model, max_steps=None):
     previous, current, done = [], [], []
     for env in env_list:
         frame, _ = env.reset()
-        current.append(preprocess_pong(frame))
+        current.append(preprocess_frame(frame))
         previous.append(current[-1])
         done.append(False)
     steps = 0
@@ -546,11 +563,11 @@ def collect_rollout_per_step(env_list, model, max_steps=None):
                 continue
             x = current[i] - previous[i]
             logits = model.predict(x[np.newaxis], verbose=0)
-            action = sample_actions(lambda _: logits, x, single=True)
+            action = _sample_actions(lambda _: logits, x, single=True)
             frame, reward, terminated, truncated, _ = env.step(action)
             memories[i].add_to_memory(x, action, float(reward))
             done[i] = terminated or truncated
-            previous[i], current[i] = current[i], preprocess_pong(frame)
+            previous[i], current[i] = current[i], preprocess_frame(frame)
         steps += 1
     return memories
 
@@ -685,7 +702,7 @@ def evaluate_pong(model, num_games=20, seed=0, greedy=False, max_steps=None, num
     try:
         n_actions = _n_actions(envs)
         frames, _ = envs.reset(seed=seed)
-        previous = current = preprocess_pong(_frames(frames))
+        previous = current = preprocess_frame(_frames(frames))
         scores = np.zeros(num_games, np.int64)
         done = np.zeros(num_games, bool)
         steps = 0
@@ -698,7 +715,7 @@ def evaluate_pong(model, num_games=20, seed=0, greedy=False, max_steps=None, num
             frames, rewards, terminated, truncated, _ = envs.step(validate_actions(actions, num_games, n_actions))
             scores += np.where(done, 0, np.asarray(rewards)).astype(np.int64)
             done |= np.asarray(terminated) | np.asarray(truncated)
-            previous, current = current, preprocess_pong(_frames(frames))
+            previous, current = current, preprocess_frame(_frames(frames))
             steps += 1
     finally:
         envs.close()

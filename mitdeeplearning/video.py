@@ -97,30 +97,49 @@ def play_video(filename, width=480):
     )
 
 
-def save_video_of_model(model, env_name, suffix="", num_frames=1000, filename=None, seed=0, fps=30):
+def _pong_observation(model):
+    """How a Pong model wants its frames: the lab's 80x80 difference, or the 2021 package's 40x40."""
+    shape = getattr(getattr(model, "model", model), "input_shape", None)
+    if shape is not None and tuple(shape[1:3]) == (40, 40):
+        return rl.pong_change  # 2021: preprocess_pong(prev) - preprocess_pong(curr)
+    return rl.frame_change
+
+
+def save_video_of_model(model, env_name, suffix="", num_frames=1000, filename=None, seed=0, fps=30,
+                        obs_diff=None, pp_fn=None):
     """Let ``model`` play one episode of ``env_name`` (at most ``num_frames`` frames) and film it.
 
     The policy samples from the model's logits. Cart-Pole observations go to the model as they
-    are; for Pong the model sees the difference of the last two pre-processed frames, as in
-    training. Returns the mp4's file name (``<env>_agent<suffix>.mp4`` unless ``filename``).
+    are; for Pong the model sees the frame difference it was trained on: the lab's 80x80
+    ``frame_change``, or the 2021 package's 40x40 ``pong_change`` for a model built on 40x40
+    inputs. The 2020 course call form ``(model, env_name, obs_diff=True, pp_fn=preprocess)``
+    works too: the model then sees ``pp_fn(frame) - pp_fn(previous frame)`` (``pp_fn(frame)``
+    with ``obs_diff=False``). Old ids such as ``"Pong-v0"`` map to today's with a notice.
+    Returns the mp4's file name (``<env>_agent<suffix>.mp4`` unless ``filename``).
     """
+    env_name = rl.current_env_id(env_name)
     filename = filename or f"{env_name.replace('/', '_')}_agent{suffix}.mp4"
     env = rl.make_env(env_name, render_mode="rgb_array")
     policy = model if isinstance(model, rl.CompiledPolicy) else rl.CompiledPolicy(model)
-    is_pong = "Pong" in env_name
+    if pp_fn is not None or obs_diff is not None:  # the 2020 form
+        prep = pp_fn or (lambda frame: np.asarray(frame, dtype=np.float32))
+        observe = (lambda prev, curr: prep(curr) - prep(prev)) if obs_diff else (lambda prev, curr: prep(curr))
+    elif "Pong" in env_name:
+        observe = _pong_observation(model)
+    else:
+        observe = lambda prev, curr: np.asarray(curr, dtype=np.float32)  # noqa: E731
     try:
         observation, _ = env.reset(seed=seed)
 
         def frames():
             nonlocal observation
-            previous = current = rl.preprocess_pong(observation) if is_pong else None
+            previous = observation
             for _ in range(int(num_frames)):
                 yield env.render()
-                x = current - previous if is_pong else np.asarray(observation, dtype=np.float32)
-                action = rl.sample_actions(policy, x, single=True)
+                x = np.asarray(observe(previous, observation), dtype=np.float32)
+                action = rl._sample_actions(policy, x, single=True)
+                previous = observation
                 observation, _, terminated, truncated, _ = env.step(action)
-                if is_pong:
-                    previous, current = current, rl.preprocess_pong(observation)
                 if terminated or truncated:
                     yield env.render()
                     return

@@ -61,19 +61,6 @@ def test_memory_and_aggregate():
         rl.aggregate_memories([bad])
 
 
-@settings(max_examples=50, deadline=None)
-@given(st.lists(st.floats(-10, 10), min_size=1, max_size=50), st.floats(0, 1))
-def test_discount_recursion(rewards, gamma):
-    g = rl.discount_rewards(rewards, gamma)
-    assert g.dtype == np.float32 and g.shape == (len(rewards),)
-    np.testing.assert_allclose(g[:-1], np.float32(rewards[:-1]) + np.float32(gamma) * g[1:], rtol=1e-4, atol=1e-3)
-
-
-def test_discount_pong_resets_at_points():
-    g = rl.discount_rewards_pong([0, 0, -1, 0, 1], 0.5)
-    np.testing.assert_allclose(g, [-0.25, -0.5, -1, 0.5, 1])
-
-
 def test_normalize():
     x = rl.normalize([1.0, 2.0, 3.0])
     assert x.dtype == np.float32 and abs(x.mean()) < 1e-6 and abs(x.std() - 1) < 1e-5
@@ -90,16 +77,23 @@ def test_preprocess_pong_real_frames_and_batches():
             frames.append(frame)
     finally:
         env.close()
-    x = rl.preprocess_pong(frames[-1])
+    x = rl.preprocess_frame(frames[-1])
     assert x.shape == (80, 80, 1) and x.dtype == np.float32
     assert set(np.unique(x)) <= {0.0, 1.0} and 5 < x.sum() < 400  # paddles and ball, no background
-    batch = rl.preprocess_pong(np.stack(frames))
+    batch = rl.preprocess_frame(np.stack(frames))
     assert batch.shape == (60, 80, 80, 1) and np.array_equal(batch[-1], x)
-    assert rl.preprocess_pong(np.stack(frames)[:, None]).shape == (60, 80, 80, 1)  # ale vector env layout
-    d = rl.pong_change(frames[-2], frames[-1])
-    assert set(np.unique(d)) <= {-1.0, 0.0, 1.0} and np.array_equal(d, x - rl.preprocess_pong(frames[-2]))
+    assert rl.preprocess_frame(np.stack(frames)[:, None]).shape == (60, 80, 80, 1)  # ale vector env layout
+    d = rl.frame_change(frames[-2], frames[-1])
+    assert set(np.unique(d)) <= {-1.0, 0.0, 1.0} and np.array_equal(d, x - rl.preprocess_frame(frames[-2]))
+    # the 2021 package's names keep their meaning: 40x40 float64, previous minus current
+    old = rl.preprocess_pong(image=frames[-1])
+    assert old.shape == (40, 40, 1) and old.dtype == np.float64 and set(np.unique(old)) <= {0.0, 1.0}
+    assert old.sum() > 0
+    change = rl.pong_change(frames[-2], frames[-1])
+    assert change.shape == (40, 40, 1) and change.dtype == np.float64
+    assert np.array_equal(change, rl.preprocess_pong(frames[-2]) - old)
     with pytest.raises(ValueError, match="210, 160, 3"):
-        rl.preprocess_pong(np.zeros((80, 80, 1)))
+        rl.preprocess_frame(np.zeros((80, 80, 1)))
 
 
 def test_make_env_errors_name_the_problem():
@@ -115,7 +109,7 @@ def test_parallelized_collect_rollout(pong_model, backend):
 
     def choose_action(model, observation, single=True):
         calls.append(np.shape(observation))
-        return rl.sample_actions(model, observation, single=single)
+        return rl._sample_actions(model, observation, single=single)
 
     threads_before = thread_count()
     envs = rl.make_pong_envs(3, backend=backend, seed=0)
