@@ -53,7 +53,8 @@ def find_root(start=None):
 
 
 def load_config(root):
-    """The ``[tool.mitdeeplearning]`` table of ``pyproject.toml`` (repository URL, branch, version)."""
+    """The ``[tool.mitdeeplearning]`` table of ``pyproject.toml`` (repository URL, branch) with the
+    distribution's name and version from ``[project]`` (the Colab cell installs it by that name)."""
     with open(pathlib.Path(root) / "pyproject.toml", "rb") as fh:
         pyproject = tomllib.load(fh)
     table = pyproject.get("tool", {}).get("mitdeeplearning", {})
@@ -62,10 +63,16 @@ def load_config(root):
             "pyproject.toml has no [tool.mitdeeplearning] repository = \"https://github.com/…\"; "
             "badges and the Colab install line are built from it."
         )
+    project = pyproject.get("project", {})
+    if "name" not in project:
+        raise NotebookFormatError(
+            "pyproject.toml has no [project] name: the Colab install line names the distribution it installs."
+        )
     return {
+        "distribution": project["name"],
         "repository": table["repository"].rstrip("/"),
         "branch": table.get("branch", "main"),
-        "version": pyproject.get("project", {}).get("version", "0"),
+        "version": project.get("version", "0"),
     }
 
 
@@ -114,7 +121,7 @@ def badge_markdown(config, relpath):
 
 
 def colab_setup_code(config):
-    spec = f"mitdeeplearning @ git+{config['repository']}@v{config['version']}"
+    spec = f"{config['distribution']} @ git+{config['repository']}@v{config['version']}"
     return (
         "# Colab only: install the course package (locally, `make lab` has already installed it).\n"
         "import subprocess\n"
