@@ -1,4 +1,4 @@
-"""Execute notebooks headless with a profile, and summarise what they printed.
+"""Execute notebooks headless with a profile, and summarise the results they recorded.
 
 Profiles are stored in the metadata of each notebook's ``parameters`` cell::
 
@@ -6,8 +6,10 @@ Profiles are stored in the metadata of each notebook's ``parameters`` cell::
 
 ``default`` means the parameters cell as written (plus any overrides it lists under "default").
 Execution goes through papermill, which injects the overrides in a cell right after the
-parameters cell. The last code cell of every lab notebook prints its headline result; the summary
-collects that text.
+parameters cell. The last code cell of every lab notebook records its headline result with
+``mdl.util.report_result(text, **values)``; the summary collects that record (the sentence and the
+values) from the executed notebook. A notebook without a record contributes what its last code
+cell printed, and an empty ``result``.
 """
 
 import dataclasses
@@ -19,6 +21,8 @@ import re
 import time
 
 import nbformat
+
+from mitdeeplearning.util import RESULT_MIME
 
 PROFILES = ("smoke", "default", "full")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -37,6 +41,7 @@ class RunResult:
     output: str  # path of the executed copy
     headline: str = ""
     error: str = ""
+    result: dict = dataclasses.field(default_factory=dict)  # the values of the notebook's report_result
 
 
 def profile_overrides(nb, profile):
@@ -53,14 +58,38 @@ def profile_overrides(nb, profile):
     raise ProfileError(f"no profile {profile!r} in the parameters cell's metadata (it has: {known})")
 
 
+def _last_code_cell(executed_nb):
+    return next((c for c in reversed(executed_nb.cells) if c.cell_type == "code" and c.source.strip()), None)
+
+
+def result_record(executed_nb):
+    """``(text, values)`` of the ``report_result`` record the last code cell displayed.
+
+    ``("", {})`` when that cell displayed none (a notebook that only prints). Where it displayed
+    several, the last one counts.
+    """
+    cell = _last_code_cell(executed_nb)
+    records = [o for o in (cell.get("outputs", []) if cell else []) if RESULT_MIME in o.get("data", {})]
+    if not records:
+        return "", {}
+    data = records[-1]["data"]
+    values = data[RESULT_MIME]
+    if isinstance(values, str):  # a notebook file may store JSON output as its text
+        values = json.loads(values)
+    text = data.get("text/plain", "")
+    return ("".join(text) if isinstance(text, list) else text).strip(), dict(values)
+
+
 def headline(executed_nb):
-    """What the last code cell printed (stdout), stripped."""
-    for cell in reversed(executed_nb.cells):
-        if cell.cell_type != "code" or not cell.source.strip():
-            continue
-        texts = [o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream" and o.get("name") == "stdout"]
-        return "".join(texts).strip()
-    return ""
+    """The last code cell's headline: its ``report_result`` sentence, else what it printed (stdout)."""
+    text, _ = result_record(executed_nb)
+    if text:
+        return text
+    cell = _last_code_cell(executed_nb)
+    if cell is None:
+        return ""
+    texts = [o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream" and o.get("name") == "stdout"]
+    return "".join(texts).strip()
 
 
 def _describe_failure(exc):
@@ -110,7 +139,8 @@ def run_notebook(path, profile="default", out_dir="runs", root=None, cell_timeou
     except Exception as exc:  # kernel died, timeout, bad notebook: report it, do not hide it
         return RunResult(str(rel), profile, "failed", time.perf_counter() - start, str(out_path), error=f"{type(exc).__name__}: {exc}")
     executed = nbformat.read(out_path, as_version=4)
-    return RunResult(str(rel), profile, "ok", time.perf_counter() - start, str(out_path), headline=headline(executed))
+    return RunResult(str(rel), profile, "ok", time.perf_counter() - start, str(out_path), headline=headline(executed),
+                     result=result_record(executed)[1])
 
 
 def run_all(notebooks, profile, out_dir, root, cell_timeout=1800, log=print):

@@ -7,6 +7,7 @@ import matplotlib.image
 import nbformat
 import pytest
 
+from mitdeeplearning.util import RESULT_MIME
 from mdl_tools import bench
 from mdl_tools.bench import common, lab1, lab2
 
@@ -120,11 +121,16 @@ def test_missing_benchmark_and_unknown_section_are_errors(tmp_path):
         bench.main(quick=True, only=["lab4"], out=tmp_path)
 
 
-def test_notebook_that_no_longer_prints_its_numbers_is_an_error():
+def test_notebook_that_no_longer_records_its_numbers_is_an_error():
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('hello')")])
     nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="hello\n")]
-    with pytest.raises(bench.BenchError, match="VALID_TUNES"):
-        common.find(r"VALID_TUNES (\d+)", common.notebook_text(nb), "VALID_TUNES")
+    with pytest.raises(bench.BenchError, match="recorded no result"):
+        common.notebook_result(nb, ("playable",), "demo.ipynb")
+    nb.cells[0].outputs.append(nbformat.v4.new_output(
+        "display_data", data={RESULT_MIME: {"tunes": 3, "playable": 2}, "text/plain": "2/3 playable"}))
+    assert common.notebook_result(nb, ("playable",), "demo.ipynb") == {"tunes": 3, "playable": 2}
+    with pytest.raises(bench.BenchError, match="no metrically_sound .*has: tunes, playable"):
+        common.notebook_result(nb, ("playable", "metrically_sound"), "demo.ipynb")
     with pytest.raises(bench.BenchError, match="no cell tagged"):
         common.save_figure_from_notebook(nb, "figure:loss_curve", None)
     nb.cells[0].metadata["tags"] = ["figure:loss_curve"]
@@ -137,11 +143,8 @@ def test_extra_profile_gets_its_own_labelled_section(quick_run):
     machine = data["sections"]["lab1"]["machine"]
     data["extra_profile"] = {"profile": "full", "machine": {**machine, "gpus": ["/physical_device:GPU:0"]},
                              "notebooks": [{"path": "lab3/solutions/RL_Solution.ipynb", "profile": "full",
-                                            "seconds": 600.0, "headline": ["RL_RESULT pong_score=-5.0"]}]}
+                                            "seconds": 600.0, "headline": ["Pong: mean score -5.0"],
+                                            "result": {"pong_score": -5.0}}]}
     text = bench.render(data, "figures")
-    assert "## `full` profile" in text and "GPU:0" in text and "RL_RESULT pong_score=-5.0" in text
+    assert "## `full` profile" in text and "GPU:0" in text and "Pong: mean score -5.0" in text
 
-
-def test_key_values_reads_numbers_and_words():
-    assert common.key_values("MNIST_ACCURACY cnn=0.9800 fc=0.9070 (train=4000, test=1000) source=subset") == {
-        "cnn": 0.98, "fc": 0.907, "train": 4000.0, "test": 1000.0, "source": "subset"}

