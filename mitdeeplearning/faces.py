@@ -39,7 +39,8 @@ The real data (online option)
 ``mitdeeplearning.data.fetch("train_face.h5")`` downloads the course's CelebA + ImageNet file
 (≈ 1.3 GB). Its images are stored in **BGR** order (the 2020 course loader flipped them in one
 method and not in another); :class:`TrainingDatasetLoader` converts every read to **RGB** in one
-place, so all its methods agree.
+place, so all its methods agree, except ``get_all_train_faces()``, which keeps what it returned in
+2021 (the raw uint8 BGR images) unless called with ``as_float=True``.
 """
 
 import hashlib
@@ -58,6 +59,7 @@ __all__ = [
     "TrainingDatasetLoader",
     "load_test_set",
     "get_test_faces",
+    "FaceGroups",
 ]
 
 SIZE = 64
@@ -470,7 +472,9 @@ class TrainingDatasetLoader:
     Works with the synthetic file (:func:`synthetic_faces_path`) and the course's ``train_face.h5``.
     Every method returns float32 RGB images in ``[0, 1]`` of shape (n, 64, 64, 3); the conversion
     from the file's channel order (``attrs["channel_order"]``, BGR for the course file) happens in
-    one place, :meth:`read_images`.
+    one place, :meth:`read_images`. The one exception is :meth:`get_all_train_faces`, which by
+    default returns what it returned in 2021 (uint8 BGR, 0-255); ``as_float=True`` gives the rest's
+    format.
 
     Parameters
     ----------
@@ -531,9 +535,17 @@ class TrainingDatasetLoader:
     def get_train_size(self):
         return len(self.train_inds)
 
-    def get_train_steps_per_epoch(self, batch_size, only_faces=False):
+    def get_train_steps_per_epoch(self, batch_size, factor=10, *, only_faces=False):
+        """Training images (or faces) // ``factor`` // ``batch_size``, as in 2020/21.
+
+        ``factor=10`` (the old default) gives the steps of a tenth of an epoch, which is what the
+        2020/21 notebooks trained for; ``factor=1`` gives the steps of a whole epoch.
+        """
+        for name, value in (("batch_size", batch_size), ("factor", factor)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
         n = len(self.pos_train_inds) if only_faces else self.get_train_size()
-        return n // batch_size
+        return n // factor // batch_size
 
     def get_batch(self, n, only_faces=False, p_pos=None, p_neg=None, return_inds=False):
         """A batch of ``n`` images and labels: half faces, half non-faces (or only faces).
@@ -563,16 +575,37 @@ class TrainingDatasetLoader:
         self._rng = np.random.default_rng(seed)
         return self
 
-    def get_n_most_prob_faces(self, prob, n):
-        """The ``n`` training faces with the highest probability ``prob`` (over the faces)."""
+    def get_n_most_prob_faces(self, prob, n, *, step=1):
+        """The ``n`` training faces with the highest probability ``prob`` (over the faces).
+
+        ``step=10`` takes every 10th face of the top ``10 n`` instead, the 2020/21 helper's
+        selection (a spread over the most likely faces rather than the very top).
+        """
         prob = np.asarray(prob).reshape(-1)
         if len(prob) != len(self.pos_train_inds):
             raise ValueError(f"prob has {len(prob)} entries, expected one per training face ({len(self.pos_train_inds)})")
-        top = np.argsort(prob)[::-1][:n]
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
+            raise ValueError(f"step must be a positive integer, got {step!r}")
+        top = np.argsort(prob)[::-1][: n * step : step]
         return self.read_images(self.pos_train_inds[top])
 
-    def get_all_train_faces(self):
-        """All training faces (float32 RGB); reads them all — fine for the synthetic set only."""
+    def get_all_train_faces(self, *, as_float=False):
+        """All training faces, in the order of :attr:`pos_train_inds`; reads them all at once.
+
+        By default what the 2020/21 helper returned: the images as the course's file stores them,
+        **uint8 in 0-255, BGR** (a synthetic RGB file is flipped to BGR, so every file gives the
+        same order). ``as_float=True`` returns float32 RGB in ``[0, 1]`` instead, like
+        :meth:`get_batch`; :meth:`iter_train_faces` gives the same in batches.
+        """
+        if not as_float:
+            inds = self.pos_train_inds
+            raw = self.images[inds] if len(inds) else np.zeros((0,) + tuple(self.image_dims), np.uint8)
+            self.reads += len(inds)
+            if self.channel_order == "rgb":
+                raw = raw[..., ::-1]
+            if not self.channels_last:
+                raw = np.transpose(raw, (0, 3, 1, 2))
+            return np.ascontiguousarray(raw)
         return self.read_images(self.pos_train_inds)
 
     def iter_train_faces(self, batch_size=512):
@@ -624,9 +657,68 @@ def load_test_set(path):
     return images, labels, groups
 
 
-def get_test_faces(path=None):
-    """The balanced test faces as a list of four float32 RGB arrays, one per group of :data:`GROUPS`."""
+class FaceGroups(tuple):
+    """Test faces by group: a tuple of image arrays that carries each group's name.
+
+    Positional use works as in 2020/21 (``for group in faces``, ``faces[0]``); ``names`` says what
+    each position holds, ``faces["darker, long hair"]`` picks a group by name, and ``items()``
+    yields ``(name, images)`` pairs.
+    """
+
+    def __new__(cls, names, arrays):
+        self = super().__new__(cls, arrays)
+        self.names = tuple(names)
+        if len(self.names) != len(self):
+            raise ValueError(f"{len(self.names)} names for {len(self)} groups")
+        return self
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            if key not in self.names:
+                raise KeyError(f"no test-face group {key!r}; the groups are {list(self.names)}")
+            key = self.names.index(key)
+        return super().__getitem__(key)
+
+    def items(self):
+        return list(zip(self.names, self))
+
+    def __repr__(self):
+        return "FaceGroups(" + ", ".join(f"{n!r}: {len(a)} faces" for n, a in self.items()) + ")"
+
+
+# The 2020/21 helper returned its four groups in the order Light Female, Light Male, Dark Female,
+# Dark Male, and its notebooks label them by position. The synthetic faces have skin tone and hair
+# length (standing in for the female/male split), so the positions hold these groups:
+COMPAT_GROUP_ORDER = (GROUPS[1], GROUPS[0], GROUPS[3], GROUPS[2])
+_COMPAT_LABELS = ("Light Female", "Light Male", "Dark Female", "Dark Male")
+
+
+def get_test_faces(path=None, *, n_per_group=5, verbose=True):
+    """Balanced test faces by group: a :class:`FaceGroups` of four float64 RGB arrays in [0, 1].
+
+    As in 2020/21: a tuple of four groups of ``n_per_group`` (default 5) faces each, shape
+    (n_per_group, 64, 64, 3), in the positions of the old groups. The groups are *synthetic* faces
+    (see :data:`COMPAT_GROUP_ORDER`): position 0 is "lighter, long hair" where 2020/21 had
+    "Light Female", 1 "lighter, short hair" (Light Male), 2 "darker, long hair" (Dark Female),
+    3 "darker, short hair" (Dark Male). The result's ``names`` say so, and ``verbose`` prints the
+    mapping, so that a notebook labelling the positions by the old names is told what they hold.
+    ``n_per_group=None`` gives every test face of each group. For evaluation,
+    :func:`load_test_set` returns the whole test split with a group index per image.
+    """
+    if n_per_group is not None and (isinstance(n_per_group, bool) or not isinstance(n_per_group, (int, np.integer)) or n_per_group < 1):
+        raise ValueError(f"n_per_group must be a positive integer or None, got {n_per_group!r}")
     if path is None:
         path = synthetic_faces_path()
     images, _, groups = load_test_set(path)
-    return [images[groups == g] for g in range(len(GROUPS))]
+    arrays = []
+    for name in COMPAT_GROUP_ORDER:
+        members = images[groups == GROUPS.index(name)]
+        if n_per_group is not None:
+            if len(members) < n_per_group:
+                raise ValueError(f"{path} holds {len(members)} test faces of group {name!r}, fewer than n_per_group={n_per_group}")
+            members = members[:n_per_group]
+        arrays.append(members.astype(np.float64))
+    if verbose:
+        mapping = "; ".join(f"[{i}] {name} (2020/21: {old})" for i, (name, old) in enumerate(zip(COMPAT_GROUP_ORDER, _COMPAT_LABELS)))
+        print(f"Test faces, {len(arrays[0])} per group, synthetic (skin tone x hair length): {mapping}")
+    return FaceGroups(COMPAT_GROUP_ORDER, arrays)

@@ -16,6 +16,7 @@ from .music import (  # noqa: F401  (re-exported: the public lab 1 API)
     InvalidSongError,
     SongReport,
     abc2wav,
+    abc_file_to_wav,
     clean_tune,
     extract_song_snippet,
     is_valid_song,
@@ -34,7 +35,7 @@ from .music import (  # noqa: F401  (re-exported: the public lab 1 API)
 
 __all__ = [
     # music (re-exported)
-    "SAMPLE_RATE", "InvalidSongError", "SongReport", "abc2wav", "clean_tune", "extract_song_snippet",
+    "SAMPLE_RATE", "InvalidSongError", "SongReport", "abc2wav", "abc_file_to_wav", "clean_tune", "extract_song_snippet",
     "is_valid_song", "load_training_data", "parse_song", "play_generated_song", "play_song",
     "play_wav", "plot_song", "save_song_to_abc", "song_notes", "summarize_songs", "synthesize_song",
     "validate_song",

@@ -50,6 +50,7 @@ __all__ = [
     "play_generated_song",
     "save_song_to_abc",
     "abc2wav",
+    "abc_file_to_wav",
     "play_wav",
     "plot_song",
     "SAMPLE_RATE",
@@ -708,14 +709,32 @@ def _timidity_wav(song, wav_path):
     return pathlib.Path(wav_path)
 
 
+# Appended to every InvalidSongError of play_song: the 2020/21 helper returned None for a tune it
+# could not render, and its notebooks tested ``if waveform:``; a loop written so now stops here.
+PLAY_SONG_REFUSAL = (
+    "play_song raises InvalidSongError for a tune it cannot play (the 2020/21 helper returned "
+    "None, which `if waveform:` skipped without a word). To skip such tunes, catch "
+    "mdl.lab1.InvalidSongError, test mdl.lab1.is_valid_song(song) first, or call "
+    "mdl.lab1.play_generated_song(generated_text), which plays only the valid tunes."
+)
+
+
 def play_song(song, *, backend="numpy", tempo_qpm=None, max_seconds=20.0):
     """Return an ``IPython.display.Audio`` that plays the tune (16 kHz mono by default).
 
     ``backend="numpy"`` (default) synthesises in pure Python; ``backend="timidity"`` uses
     ``abc2midi`` and ``timidity`` from PATH and raises ``RuntimeError`` if they are missing.
     Raises :class:`InvalidSongError` (a ``ValueError``) saying why for an empty, header-less or
-    unparsable tune.
+    unparsable tune, and what to call instead of the 2020/21 ``if waveform:`` test (the old
+    helper returned ``None`` for such a tune).
     """
+    try:
+        return _play_song(song, backend, tempo_qpm, max_seconds)
+    except InvalidSongError as exc:
+        raise InvalidSongError(f"{exc}. {PLAY_SONG_REFUSAL}") from exc
+
+
+def _play_song(song, backend, tempo_qpm, max_seconds):
     from IPython.display import Audio
 
     if backend == "numpy":
@@ -734,7 +753,8 @@ def play_generated_song(generated_text, *, max_songs=3, level="playable"):
 
     Prints ``"k of n tunes valid"`` and displays up to ``max_songs`` players (``None``: all).
     Returns the list of valid tunes. Raises :class:`InvalidSongError` when no tune at all is
-    valid, with advice, so that a silent notebook cell never looks like success.
+    valid, with advice, so that a silent notebook cell never looks like success (the 2020/21
+    helper printed a message and returned ``None`` there).
     """
     from IPython.display import display
 
@@ -742,14 +762,14 @@ def play_generated_song(generated_text, *, max_songs=3, level="playable"):
     if not songs:
         raise InvalidSongError(
             "no tune (a block starting with 'X:') in the generated text: generate more characters "
-            "or start generation from 'X'."
+            "or start generation from 'X'. (The 2020/21 helper printed a message here and returned None.)"
         )
     valid = [s for s in songs if is_valid_song(s, level=level)]
     print(f"{len(valid)} of {len(songs)} tunes valid ({level})")
     if not valid:
         raise InvalidSongError(
             f"none of the {len(songs)} generated tunes is {level}: train longer or lower the "
-            f"sampling temperature."
+            f"sampling temperature. (The 2020/21 helper printed a message here and returned None.)"
         )
     for song in valid[: max_songs if max_songs is not None else len(valid)]:
         display(play_song(song))
@@ -766,10 +786,23 @@ def save_song_to_abc(song, filename="tmp"):
 
 
 def abc2wav(abc_file, wav_file=None, *, backend="numpy", max_seconds=20.0):
-    """Render an ``.abc`` file (its first tune) to a WAV file; returns the WAV's path.
+    """Render an ``.abc`` file (its first tune) to a WAV file beside it; returns ``0``.
 
-    The WAV goes next to the ABC file unless ``wav_file`` is given. Unlike the 2020/21 helper
-    this needs no shell script: the default backend is the numpy synthesiser.
+    ``0`` is what the 2020/21 helper returned on success (the exit status of its shell script), so
+    ``if abc2wav(f) == 0:`` still works. Where that helper returned a non-zero status, this raises
+    :class:`InvalidSongError` saying why. :func:`abc_file_to_wav` does the same and returns the
+    WAV's path instead.
+    """
+    abc_file_to_wav(abc_file, wav_file, backend=backend, max_seconds=max_seconds)
+    return 0
+
+
+def abc_file_to_wav(abc_file, wav_file=None, *, backend="numpy", max_seconds=20.0):
+    """Render an ``.abc`` file (its first tune) to a WAV file; returns the WAV's ``pathlib.Path``.
+
+    The WAV goes next to the ABC file (same name, ``.wav``) unless ``wav_file`` is given. No shell
+    script is needed: the default backend is the numpy synthesiser. Raises
+    :class:`InvalidSongError` for a file without a playable tune.
     """
     abc_file = pathlib.Path(abc_file)
     songs = extract_song_snippet(abc_file.read_text())

@@ -105,8 +105,12 @@ def test_write_h5_layout(rgb_h5, small):
 def test_loader_basic_api(rgb_h5, small):
     loader = faces.TrainingDatasetLoader(rgb_h5).seed(0)
     assert loader.get_train_size() == 350
-    assert loader.get_train_steps_per_epoch(10) == 35
-    assert loader.get_train_steps_per_epoch(10, only_faces=True) == 20
+    assert loader.get_train_steps_per_epoch(10) == 3  # 350 // 10 (the 2020/21 default factor) // 10
+    assert loader.get_train_steps_per_epoch(10, factor=1) == 35
+    assert loader.get_train_steps_per_epoch(10, 1, only_faces=True) == 20
+    for bad in (0, 2.5, None):
+        with pytest.raises(ValueError, match="positive integer"):
+            loader.get_train_steps_per_epoch(10, factor=bad)
     x, y = loader.get_batch(16)
     assert x.shape == (16, 64, 64, 3) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
     assert y.shape == (16, 1) and y[:8].sum() == 8 and y[8:].sum() == 0
@@ -122,11 +126,17 @@ def test_channel_order_is_rgb_in_every_method(which, rgb_h5, bgr_h5, small):
     _, _, inds = loader.get_batch(8, return_inds=True)
     x, _ = loader.seed(1).get_batch(8)
     np.testing.assert_array_equal(x, expected[inds])
-    np.testing.assert_array_equal(loader.get_all_train_faces(), expected[pos])
+    np.testing.assert_array_equal(loader.get_all_train_faces(as_float=True), expected[pos])
+    # the default keeps the 2021 format: raw uint8, BGR whatever the file's order
+    np.testing.assert_array_equal(loader.get_all_train_faces(), small["train_images"][pos][..., ::-1])
     np.testing.assert_array_equal(np.concatenate(list(loader.iter_train_faces(64))), expected[pos])
     prob = np.zeros(len(pos))
     prob[[3, 7]] = [0.9, 0.1]
     np.testing.assert_array_equal(loader.get_n_most_prob_faces(prob, 2), expected[pos[[3, 7]]])
+    prob = np.linspace(1, 2, len(pos))
+    prob /= prob.sum()
+    top = np.argsort(prob)[::-1]
+    np.testing.assert_array_equal(loader.get_n_most_prob_faces(prob, 3, step=10), expected[pos[top[[0, 10, 20]]]])
 
 
 def test_loader_reads_lazily(rgb_h5):
@@ -163,8 +173,13 @@ def test_face_groups_and_test_set(rgb_h5, bgr_h5, small):
     assert faces.TrainingDatasetLoader(bgr_h5).face_groups() is None
     images, labels, test_groups = faces.load_test_set(rgb_h5)
     np.testing.assert_array_equal(images, small["test_images"] / np.float32(255))
-    per_group = faces.get_test_faces(rgb_h5)
+    per_group = faces.get_test_faces(rgb_h5, n_per_group=None, verbose=False)
     assert [len(g) for g in per_group] == [12, 12, 12, 12]
+    assert per_group.names == faces.COMPAT_GROUP_ORDER and set(per_group.names) == set(faces.GROUPS)
+    for name, group in per_group.items():
+        np.testing.assert_array_equal(group, images[test_groups == faces.GROUPS.index(name)])
+    with pytest.raises(KeyError, match="the groups are"):
+        per_group["Light Female"]
     with pytest.raises(KeyError, match="no test split"):
         faces.load_test_set(bgr_h5)
 
