@@ -67,10 +67,16 @@ def _load_subset(test_fraction, seed):
     return (images[train_idx], labels[train_idx]), (images[test_idx], labels[test_idx])
 
 
-def _load_full():
+# "auto" falls back to the bundled subset when the full file cannot be had; a stalled or crawling
+# server should cost a student seconds, not the minutes an explicit source="full" may wait
+AUTO_TIMEOUT_S = 10
+AUTO_DEADLINE_S = 120
+
+
+def _load_full(timeout=60, deadline=None):
     from . import data
 
-    path = data.fetch("mnist.npz")
+    path = data.fetch("mnist.npz", timeout=timeout, deadline=deadline)
     with np.load(path) as npz:
         missing = {"x_train", "y_train", "x_test", "y_test"} - set(npz.files)
         if missing:
@@ -122,7 +128,7 @@ def load_mnist(source="auto", *, test_fraction=0.2, seed=0, verbose=True):
         from . import data
 
         try:
-            result = _load_full()
+            result = _load_full(timeout=AUTO_TIMEOUT_S, deadline=AUTO_DEADLINE_S)
             used = "full"
             reason = "cached" if data.is_cached("mnist.npz") else "downloaded"
         except data.DataUnavailableError as exc:

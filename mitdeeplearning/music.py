@@ -40,6 +40,8 @@ __all__ = [
     "clean_tune",
     "split_tunes",
     "extract_song_snippet",
+    "read_abc_text",
+    "check_abc_file",
     "parse_song",
     "validate_song",
     "is_valid_song",
@@ -272,6 +274,7 @@ def clean_tune(tune, *, simplify=True):
 
 def split_tunes(text):
     """Split the text of an ABC file into raw tunes, one per ``X:`` line (file header dropped)."""
+    text = text.lstrip("\ufeff")  # a byte-order mark would hide the first tune's X: line
     starts = [m.start() for m in re.finditer(r"(?m)^X:", text)]
     return [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)])]
 
@@ -292,6 +295,43 @@ def _corpus_files(source):
     return files
 
 
+def read_abc_text(path):
+    """The text of an ABC file: UTF-8 (with or without a byte-order mark), or UTF-16/32 with one.
+
+    Raises ``ValueError`` naming the file and the fix when the file is UTF-16 without a
+    byte-order mark (NUL bytes between the letters), which no ABC reader could split into tunes.
+    """
+    raw = pathlib.Path(path).read_bytes()
+    for bom, encoding in ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+                          (b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if raw.startswith(bom):
+            return raw.decode(encoding, errors="replace")
+    head = raw[:4096]
+    if head and head.count(b"\x00") > len(head) // 4:
+        raise ValueError(
+            f"{path} looks like UTF-16 or UTF-32 text without a byte-order mark (every other byte is "
+            f"NUL). Save it as UTF-8 (e.g. iconv -f UTF-16LE -t UTF-8 in.abc > out.abc) and load that."
+        )
+    return raw.decode("utf-8", errors="replace")
+
+
+def check_abc_file(path):
+    """Raise ``ValueError`` saying why unless ``path`` holds at least one ABC tune (X: ... K:).
+
+    Used to verify a downloaded ABC file before it enters the cache, so that an HTML login page or
+    an error message served with status 200 is never kept as a tune book.
+    """
+    text = read_abc_text(path)
+    for raw in split_tunes(text):
+        try:
+            clean_tune(raw)
+            return
+        except ValueError:
+            continue
+    start = " ".join(text[:80].split())
+    raise ValueError(f"it holds no ABC tune (a block starting with 'X:' and holding 'K:'); it starts with {start!r}")
+
+
 def _source_files(source):
     if source in CORPUS_SOURCES:
         return _corpus_files(source)
@@ -299,7 +339,7 @@ def _source_files(source):
     if re.match(r"^(https?|ftp)://", text):
         from . import data
 
-        return [data.fetch(text)]
+        return [data.fetch(text, verify=check_abc_file)]
     path = pathlib.Path(text).expanduser()
     if path.is_dir():
         files = sorted(path.glob("*.abc"))
@@ -337,7 +377,7 @@ def load_training_data(source="oneills", *, simplify=True, verbose=True):
     """
     songs, skipped = [], 0
     for path in _source_files(source):
-        text = pathlib.Path(path).read_text(encoding="utf-8", errors="replace")
+        text = read_abc_text(path)
         for raw in split_tunes(text):
             try:
                 songs.append(clean_tune(raw, simplify=simplify))
@@ -584,8 +624,13 @@ def song_notes(song):
     if isinstance(song, str):
         score = parse_song(song)
         flat = _with_time_limit(_music21_time_limit(song), "merge the tied notes", lambda: score.flatten().stripTies())
-    else:  # a Score parsed before
+    elif hasattr(song, "flatten") and hasattr(song, "notes"):  # a music21 Score parsed before
         flat = song.flatten().stripTies()
+    else:
+        raise InvalidSongError(
+            f"a song must be ABC text (str) or a score from parse_song, got {type(song).__name__}"
+            + (": did the function that should make the song return nothing?" if song is None else "")
+        )
     rows = []
     for element in _sounding_notes(flat):
         duration = float(element.duration.quarterLength)

@@ -14,7 +14,7 @@ SHA = "sha256:" + hashlib.sha256(BODY).hexdigest()
 def test_download_then_cache_hit(http_server, data_home):
     http_server.files["tunes.abc"] = BODY
     path = data.fetch(http_server.url("ok", "tunes.abc"), known_hash=SHA, progressbar=False)
-    assert path == data_home / "tunes.abc" and path.read_bytes() == BODY
+    assert path.name == "tunes.abc" and path.parent.parent == data_home / "urls" and path.read_bytes() == BODY
     assert data.is_cached(http_server.url("ok", "tunes.abc"))
     hits = len(http_server.requests)
     again = data.fetch(http_server.url("ok", "tunes.abc"), known_hash=SHA, progressbar=False)
@@ -33,9 +33,9 @@ def test_http_404_explains_and_leaves_nothing(http_server, data_home):
     with pytest.raises(data.DataUnavailableError) as info:
         data.fetch(url, progressbar=False)
     message = str(info.value)
-    assert "404" in message and url in message and str(data_home / "missing.bin") in message
+    assert "404" in message and url in message and str(data.data_dir()) in message and "missing.bin" in message
     assert "download" in message.lower()
-    assert not (data_home / "missing.bin").exists()
+    assert not any(p.is_file() for p in data_home.rglob("*"))
 
 
 def test_wrong_hash_is_rejected_and_deleted(http_server, data_home):
@@ -84,11 +84,13 @@ def test_offline_still_serves_cached_files(http_server, data_home, monkeypatch):
     assert data.fetch(http_server.url("ok", "tunes.abc"), progressbar=False).read_bytes() == BODY
 
 
-def test_corrupt_cached_copy_is_reported(data_home):
+def test_corrupt_cached_copy_is_reported_offline(data_home, monkeypatch):
+    monkeypatch.setenv("MDL_OFFLINE", "1")
     data_home.mkdir(parents=True)
     (data_home / "mnist.npz").write_bytes(b"not the real file")
-    with pytest.raises(data.DataUnavailableError, match="corrupt"):
+    with pytest.raises(data.DataUnavailableError, match="corrupt") as info:
         data.fetch("mnist.npz", progressbar=False)
+    assert f"rm '{data_home / 'mnist.npz'}'" in str(info.value)
 
 
 def test_cache_dir_precedence(monkeypatch, tmp_path):
