@@ -53,6 +53,7 @@ import numpy as np
 __all__ = [
     "GROUPS",
     "SIZE",
+    "DARKER_FRACTION",
     "make_synthetic_faces",
     "synthetic_faces_path",
     "write_h5",
@@ -65,6 +66,9 @@ __all__ = [
 SIZE = 64
 #: the four evaluation groups, in the order used everywhere (skin tone × hair length)
 GROUPS = ("lighter, short hair", "lighter, long hair", "darker, short hair", "darker, long hair")
+#: the default skew: share of darker-skinned faces in the training set (the one place that sets it;
+#: the lab 2 notebook's parameters cell and the benchmark take it from here)
+DARKER_FRACTION = 0.01
 
 # skin colours (RGB) at tone 0, 0.25, 0.5, 0.75, 1: a continuous light-to-dark scale
 _SKIN_ANCHORS = np.array(
@@ -305,7 +309,7 @@ def make_synthetic_faces(
     n_train_faces=6000,
     n_train_nonfaces=6000,
     n_test_per_group=100,
-    darker_fraction=0.01,
+    darker_fraction=DARKER_FRACTION,
     darker_exposure=(0.5, 0.7),
     darker_contrast=0.45,
     seed=0,

@@ -14,6 +14,7 @@ import numpy as np
 
 from .checks import check, require
 from .faces import (  # noqa: F401  (public re-exports)
+    DARKER_FRACTION,
     GROUPS,
     TrainingDatasetLoader,
     get_test_faces,
@@ -25,6 +26,7 @@ from .faces import (  # noqa: F401  (public re-exports)
 from .mnist import load_mnist  # noqa: F401
 
 __all__ = [
+    "DARKER_FRACTION",
     "GROUPS",
     "TrainingDatasetLoader",
     "get_test_faces",
