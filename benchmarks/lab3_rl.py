@@ -1,222 +1,219 @@
-"""Lab 3 benchmark: Cart-Pole time-to-solve over seeds, and Pong rollout throughput.
+"""Lab 3 benchmark, on the solution notebook's own code: Cart-Pole, Pong learning, the shipped agent, speed.
 
-    .venv/bin/python benchmarks/lab3_rl.py            # 5 Cart-Pole seeds, full Pong comparison
-    .venv/bin/python benchmarks/lab3_rl.py --quick    # 1 seed (20 s cap), short Pong rollouts
+    .venv/bin/python benchmarks/lab3_rl.py                      # everything (about 35 min on 2 cores)
+    .venv/bin/python benchmarks/lab3_rl.py --quick              # tiny budgets: tests the code itself
+    .venv/bin/python benchmarks/lab3_rl.py --parts pong --seeds 2 --json results/lab3.json
 
-Part 1 trains REINFORCE on CartPole-v1 exactly as the notebook's default profile does (MLP 32,
-Adam 3e-3, gamma 0.99, one intra-op thread, compiled per-step policy call) and prints, per seed,
-the episodes and seconds until the mean reward of the last 100 episodes reaches 475.
-Part 2 measures Pong env steps per second of rollout collection with the notebook's CNN policy:
-the batched collector (one gymnasium vector env, one compiled policy call per step for all games)
-next to the old way (a list of envs, one ``model.predict`` per env per step), in the same run.
-Run it under the shared lock on a shared machine: ``flock /tmp/mdl-heavy.lock .venv/bin/python ...``.
+Parts (``--parts``, comma-separated; default all):
+  cartpole    the notebook's ``train_cartpole`` per seed: episodes and seconds to mean-100 >= 475.
+  pong        the notebook's ``train_pong`` per seed at the ``default`` budget (the parameters
+              cell's ``pong_agent_steps``): points won per game and score over the last 100 games.
+  agent       the shipped agent (``mdl.lab3.load_pretrained_pong``): ``evaluate_pong`` over 20
+              full games, sampling and greedy, and its training curve (pong_agent.csv).
+  throughput  env steps/s of the batched collector with the notebook's CNN and ``choose_action``,
+              beside the same vector env stepped alone with random actions (the ceiling), and
+              one ``model.predict`` per game per step (the 2020/21 way).
+The code under test is loaded from lab3/solutions/RL_Solution.ipynb (its ``reference`` cells, see
+mdl_tools.notebook_code), so these numbers are the notebook's numbers.
 """
 
 import argparse
+import json
 import os
+import pathlib
 import platform
+import sys
+import tempfile
 import time
 
 import numpy as np
-import tensorflow as tf
 
-# Must come before TensorFlow's first operation, as in the notebook.
-tf.config.threading.set_intra_op_parallelism_threads(1)
-
-import keras  # noqa: E402
-
-from mitdeeplearning import rl  # noqa: E402
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "lab3" / "solutions" / "RL_Solution.ipynb"
+PARTS = ("cartpole", "pong", "agent", "throughput")
 
 
-def compute_loss(logits, actions, rewards):
-    neg_logprob = tf.nn.sparse_softmax_cross_entropy_with_logits(logits=logits, labels=actions)
-    return tf.reduce_mean(neg_logprob * rewards)
+def load_lab(**parameters):
+    sys.path.insert(0, str(ROOT))
+    from mdl_tools import notebook_code
+
+    return notebook_code.load(NOTEBOOK, parameters=parameters)
 
 
-@tf.function(reduce_retracing=True)
-def train_step(model, optimizer, observations, actions, discounted_rewards):
-    with tf.GradientTape() as tape:
-        loss = compute_loss(model(observations, training=True), actions, discounted_rewards)
-    grads = tape.gradient(loss, model.trainable_variables)
-    optimizer.apply_gradients(zip(grads, model.trainable_variables))
-    return loss
+class _OutOfTime(Exception):
+    pass
 
 
-def cartpole_time_to_solve(seed, max_seconds, max_episodes=3000, gamma=0.99, learning_rate=3e-3, units=32):
-    keras.utils.set_random_seed(seed)
-    env = rl.make_env("CartPole-v1", seed=seed)
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(units, activation="relu"), keras.layers.Dense(2)])
-    policy = rl.NumpyPolicy(model)  # as the notebook: NumPy forward pass, refreshed after each update
-    optimizer = keras.optimizers.Adam(learning_rate)
-    optimizer.build(model.trainable_variables)
-    memory = rl.Memory()
-    rewards = []
-    start = time.perf_counter()
-    try:
-        for episode in range(max_episodes):
-            observation, _ = env.reset()
-            memory.clear()
-            done = False
-            while not done:
-                action = rl.sample_actions(policy, observation, single=True)
-                next_observation, reward, terminated, truncated, _ = env.step(action)
-                memory.add_to_memory(observation, action, reward)
-                observation, done = next_observation, terminated or truncated
-            train_step(
-                model,
-                optimizer,
-                np.vstack(memory.observations).astype(np.float32),
-                np.array(memory.actions, dtype=np.int32),
-                rl.normalize(rl.discount_rewards(memory.rewards, gamma)),
-            )
-            policy.refresh()
-            rewards.append(sum(memory.rewards))
-            if len(rewards) >= 100 and np.mean(rewards[-100:]) >= 475:
-                return episode + 1, time.perf_counter() - start, rewards
-            if time.perf_counter() - start > max_seconds:
-                break
-    finally:
-        env.close()
-    return None, time.perf_counter() - start, rewards
+def cartpole(seeds, max_seconds):
+    import keras
 
-
-def create_pong_model(n_actions=6):
-    # the notebook's policy: DQN-style strided convolutions, ~1 M multiply-adds per frame
-    return keras.Sequential(
-        [
-            keras.Input((80, 80, 1)),
-            keras.layers.Conv2D(16, 8, strides=4, activation="relu"),
-            keras.layers.Conv2D(32, 4, strides=2, activation="relu"),
-            keras.layers.Flatten(),
-            keras.layers.Dense(64, activation="relu"),
-            keras.layers.Dense(n_actions),
-        ]
-    )
-
-
-def batched_throughput(model, num_envs, steps, backend):
-    envs = rl.make_pong_envs(num_envs, backend=backend, seed=0)
-    try:
-        rl.parallelized_collect_rollout(num_envs, envs, model, max_steps=5)  # compile the policy call
-        start = time.perf_counter()
-        memories = rl.parallelized_collect_rollout(num_envs, envs, model, max_steps=steps)
-        seconds = time.perf_counter() - start
-    finally:
-        envs.close()
-    return sum(len(m) for m in memories) / seconds
-
-
-def per_step_predict_throughput(model, num_envs, steps):
-    envs = [rl.make_env(rl.PONG_ENV_NAME, seed=s) for s in range(num_envs)]
-    try:
-        rl.collect_rollout_per_step(envs, model, max_steps=2)  # warm up predict
-        start = time.perf_counter()
-        memories = rl.collect_rollout_per_step(envs, model, max_steps=steps)
-        seconds = time.perf_counter() - start
-    finally:
-        for env in envs:
-            env.close()
-    return sum(len(m) for m in memories) / seconds
-
-
-def emulator_only_throughput(num_envs, steps):
-    """The vector env alone, random actions, no policy and no pre-processing: the ceiling."""
-    envs = rl.make_pong_envs(num_envs, seed=0)
-    try:
-        envs.reset()
-        start = time.perf_counter()
-        for _ in range(steps):
-            envs.step(np.random.randint(0, 6, num_envs).astype(np.int64))
-        return num_envs * steps / (time.perf_counter() - start)
-    finally:
-        envs.close()
-
-
-def policy_ms_per_batch(model, num_envs, repeats=50):
-    policy = rl.CompiledPolicy(model)
-    x = np.random.choice([-1.0, 0.0, 1.0], size=(num_envs, 80, 80, 1)).astype(np.float32)
-    policy(x)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        policy(x)
-    return 1e3 * (time.perf_counter() - start) / repeats
-
-
-def raw_env_throughput(steps=2000):
-    env = rl.make_env(rl.PONG_ENV_NAME, seed=0)
-    try:
-        start = time.perf_counter()
-        for _ in range(steps):
-            _, _, terminated, truncated, _ = env.step(env.action_space.sample())
-            if terminated or truncated:
-                env.reset()
-        return steps / (time.perf_counter() - start)
-    finally:
-        env.close()
-
-
-def run(quick=False, seeds=None):
-    """Run both parts; print as it goes and return the numbers as a dict (``mitdeeplearning bench``).
-
-    ``quick``: 1 Cart-Pole seed capped at 20 s and short Pong rollouts, to test the code itself.
-    """
-    seeds = seeds or (1 if quick else 5)
-    machine = {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-               "tensorflow": tf.__version__, "keras": keras.__version__, "intra_op_threads": 1}
-    print(f"machine: {machine['cpu_count']} CPU cores, {machine['processor']}, "
-          f"TF {tf.__version__}, Keras {keras.__version__}, intra-op threads 1")
-    result = {"quick": quick, "machine": machine}
-
-    print("\n== Cart-Pole REINFORCE: time to mean-100 >= 475 (MLP 32, Adam 3e-3, gamma 0.99) ==")
-    max_seconds = 20 if quick else 150
     runs = []
     for seed in range(seeds):
-        episodes, seconds, rewards = cartpole_time_to_solve(seed, max_seconds=max_seconds)
-        steps = int(sum(rewards))
-        status = f"solved in {episodes} episodes" if episodes else f"NOT solved within {max_seconds} s"
-        print(f"seed {seed}: {status}, {seconds:.1f} s, {steps} env steps ({steps / seconds:.0f} steps/s)", flush=True)
-        runs.append({"seed": seed, "solved_episode": episodes, "seconds": seconds, "env_steps": steps,
-                     "episode_rewards": [float(r) for r in rewards]})
-    times = [r["seconds"] if r["solved_episode"] else float("inf") for r in runs]
-    within = sum(t <= 120 for t in times)
-    print(f"CARTPOLE solved within 120 s in {within}/{seeds} seeds; median time-to-solve {np.median(times):.1f} s; "
-          f"solved times {[round(t, 1) for t in times if np.isfinite(t)]}")
-    result["cartpole"] = {"seeds": runs, "solved_within_120s": within, "max_seconds": max_seconds,
-                          "settings": {"units": 32, "learning_rate": 3e-3, "gamma": 0.99, "solved_mean100": 475}}
+        lab = load_lab(seed=seed)
+        keras.utils.set_random_seed(seed)
+        model = lab.create_cartpole_model()
+        optimizer = keras.optimizers.Adam(lab.cartpole_learning_rate)
+        optimizer.build(model.trainable_variables)
+        start = time.perf_counter()
+        rewards = []
 
-    steps = 60 if quick else 300
-    predict_steps = 5 if quick else 30
-    configs = ((16, "ale"),) if quick else ((16, "ale"), (32, "ale"), (64, "ale"), (16, "sync"))
-    print("\n== Pong rollout throughput (env steps/s, CNN policy, frame differences) ==")
-    model = create_pong_model()
-    pong = {"raw_env": raw_env_throughput(500 if quick else 2000), "batched": [], "steps_per_rollout": steps}
-    print(f"raw ALE/Pong-v5 env, random actions, no policy: {pong['raw_env']:.0f} steps/s")
-    for num_envs, backend in configs:
-        rate = batched_throughput(model, num_envs, steps, backend)
-        pong["batched"].append({"num_envs": num_envs, "backend": backend, "env_steps_per_s": rate})
-        print(f"batched vector env ({backend:>4}, {num_envs:2d} games, 1 compiled call/step): {rate:7.0f} steps/s", flush=True)
-    best = max(pong["batched"], key=lambda b: b["env_steps_per_s"])
-    pong["best"] = best
-    pong["emulator_only"] = emulator_only_throughput(best["num_envs"], steps // 2)
-    pong["policy_ms_per_batch"] = policy_ms_per_batch(model, best["num_envs"])
-    print(f"the same {best['num_envs']}-game vector env alone (random actions, no policy): {pong['emulator_only']:7.0f} steps/s; "
-          f"one policy call for {best['num_envs']} frames: {pong['policy_ms_per_batch']:.1f} ms")
-    pong["per_step_predict"] = per_step_predict_throughput(model, 8, predict_steps)
-    pong["ratio"] = best["env_steps_per_s"] / pong["per_step_predict"]
-    print(f"per-env per-step model.predict (8 games):                   {pong['per_step_predict']:7.0f} steps/s")
-    print(f"PONG batched {best['env_steps_per_s']:.0f} env steps/s ({best['backend']}, {best['num_envs']} games) vs per-step "
-          f"predict {pong['per_step_predict']:.0f} env steps/s: {pong['ratio']:.0f}x; target 2500 steps/s "
-          f"{'met' if best['env_steps_per_s'] >= 2500 else 'NOT met'}")
-    result["pong"] = pong
+        def watch(episode_rewards):
+            rewards[:] = episode_rewards
+            if time.perf_counter() - start > max_seconds:
+                raise _OutOfTime
+
+        try:
+            rewards, solved = lab.train_cartpole(model, optimizer, lab.cartpole_max_episodes, watch)
+        except _OutOfTime:
+            solved = None
+        seconds = time.perf_counter() - start
+        lab.env.close()
+        steps = int(sum(rewards))
+        print(f"cartpole seed {seed}: {'solved in %d episodes' % solved if solved else 'NOT solved'}, "
+              f"{seconds:.1f} s, {steps} env steps ({steps / seconds:.0f} steps/s)", flush=True)
+        runs.append({"seed": seed, "solved_episode": solved, "seconds": seconds, "env_steps": steps,
+                     "episode_rewards": [float(r) for r in rewards]})
+    settings = {"units": lab.cartpole_hidden_units, "learning_rate": lab.cartpole_learning_rate,
+                "gamma": lab.cartpole_gamma, "solved_mean100": lab.cartpole_solved_mean}
+    return {"seeds": runs, "max_seconds": max_seconds, "settings": settings}
+
+
+def pong(seeds, agent_steps=None):
+    import keras
+
+    import mitdeeplearning as mdl
+
+    runs = []
+    for seed in range(seeds):
+        lab = load_lab(seed=seed, **({"pong_agent_steps": agent_steps} if agent_steps else {}))
+        keras.utils.set_random_seed(seed)
+        model = lab.create_pong_model()
+        optimizer = keras.optimizers.Adam(lab.pong_learning_rate)
+        optimizer.build(model.trainable_variables)
+        with tempfile.TemporaryDirectory() as tmp:
+            record = mdl.lab3.TrainingRecord(pathlib.Path(tmp) / "pong_record.csv")
+            envs = mdl.lab3.make_pong_envs(lab.pong_num_games, seed=seed)
+            try:
+                finished = lab.train_pong(model, optimizer, envs, lab.pong_agent_steps, record, pathlib.Path(tmp))
+            finally:
+                envs.close()
+            rows = record.rows()
+        last = rows[-1]
+        run = {"seed": seed, "agent_steps": int(last["agent_steps"]), "seconds": last["seconds"],
+               "games": len(finished["won"]),
+               "points_won": float(np.mean(finished["won"][-100:])),
+               "score": float(np.mean(finished["score"][-100:])),
+               "curve": [[r["agent_steps"], r["seconds"], r["points_won"]] for r in rows[::10]]}
+        print(f"pong seed {seed}: {run['agent_steps']:,} agent steps in {run['seconds']:.0f} s "
+              f"({run['agent_steps'] / run['seconds']:.0f} steps/s with learning); last 100 games: "
+              f"{run['points_won']:.2f} points won per game, score {run['score']:+.2f}", flush=True)
+        runs.append(run)
+    won = np.array([r["points_won"] for r in runs])
+    se = won.std(ddof=1) / np.sqrt(len(won)) if len(won) > 1 else float("nan")
+    print(f"PONG default budget ({lab.pong_agent_steps:,} agent steps, {lab.pong_num_games} games): "
+          f"{won.mean():.2f} ± {se:.2f} (SE) points won per game over {len(runs)} seeds; target >= 3: "
+          f"{'met' if won.mean() >= 3 else 'NOT met'}", flush=True)
+    settings = {k: getattr(lab, k) for k in ("pong_num_games", "pong_agent_steps", "pong_batch_steps",
+                                            "pong_learning_rate", "pong_entropy_bonus", "pong_gamma")}
+    return {"seeds": runs, "points_won_mean": float(won.mean()), "points_won_se": float(se), "settings": settings}
+
+
+def agent(num_games, max_steps=None):
+    import mitdeeplearning as mdl
+
+    model = mdl.lab3.load_pretrained_pong()
+    result = {"num_games": num_games, "max_steps": max_steps}
+    for mode, greedy in (("sampled", False), ("greedy", True)):
+        start = time.perf_counter()
+        scores = mdl.lab3.evaluate_pong(model, num_games=num_games, seed=0, greedy=greedy, max_steps=max_steps)
+        result[mode] = {"scores": scores.tolist(), "mean": float(scores.mean()),
+                        "se": float(scores.std(ddof=1) / np.sqrt(len(scores))) if len(scores) > 1 else float("nan"),
+                        "won": int((scores > 0).sum()), "seconds": time.perf_counter() - start}
+        print(f"shipped agent, {mode} actions, {num_games} games: mean {scores.mean():+.2f}, "
+              f"won {int((scores > 0).sum())}/{num_games}, scores {scores.tolist()}", flush=True)
+    csv = mdl.lab3.PRETRAINED_PONG.with_suffix(".csv")
+    result["record"] = mdl.lab3.TrainingRecord(csv).rows() if csv.is_file() else []
+    if result["record"]:
+        last = result["record"][-1]
+        print(f"its training: {int(last['agent_steps']):,} agent steps in {last['seconds'] / 60:.0f} min", flush=True)
+    return result
+
+
+def throughput(configs, steps):
+    import mitdeeplearning as mdl
+
+    lab = load_lab()
+    model = lab.create_pong_model()
+    rates = []
+    for num_games in configs:
+        envs = mdl.lab3.make_pong_envs(num_games, seed=0)
+        try:
+            mdl.lab3.parallelized_collect_rollout(None, envs, model, lab.choose_action, max_steps=5)  # compile
+            start = time.perf_counter()
+            memories = mdl.lab3.parallelized_collect_rollout(None, envs, model, lab.choose_action, max_steps=steps)
+            batched = sum(len(m) for m in memories) / (time.perf_counter() - start)
+            envs.reset(seed=0)
+            start = time.perf_counter()
+            for _ in range(steps):
+                envs.step(np.random.randint(0, 6, num_games))
+            ceiling = num_games * steps / (time.perf_counter() - start)
+        finally:
+            envs.close()
+        rates.append({"num_games": num_games, "batched": batched, "emulator_only": ceiling})
+        print(f"{num_games:3d} games: batched collector {batched:7.0f} env steps/s; the same vector env alone, "
+              f"random actions: {ceiling:7.0f}", flush=True)
+    env_list = [mdl.lab3.make_env(mdl.lab3.PONG_ENV_NAME, seed=s) for s in range(4)]
+    try:
+        mdl.lab3.collect_rollout_per_step(env_list, model, max_steps=2)
+        start = time.perf_counter()
+        memories = mdl.lab3.collect_rollout_per_step(env_list, model, max_steps=max(5, steps // 20))
+        per_step = sum(len(m) for m in memories) / (time.perf_counter() - start)
+    finally:
+        for env in env_list:
+            env.close()
+    best = max(rates, key=lambda r: r["batched"])
+    print(f"THROUGHPUT best {best['batched']:.0f} env steps/s ({best['num_games']} games; ceiling "
+          f"{best['emulator_only']:.0f}) vs per-step predict {per_step:.1f}; target 2500: "
+          f"{'met' if best['batched'] >= 2500 else 'NOT met'}", flush=True)
+    return {"configs": rates, "best": best, "per_step_predict": per_step, "steps": steps}
+
+
+def run(quick=False, seeds=None, parts=PARTS):
+    """Run the chosen parts; print as it goes and return the numbers as a dict (``mitdeeplearning bench``)."""
+    import keras
+    import tensorflow as tf
+
+    machine = {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+               "tensorflow": tf.__version__, "keras": keras.__version__}
+    print(f"machine: {machine['cpu_count']} CPU cores, {machine['processor']}, TF {tf.__version__}, "
+          f"Keras {keras.__version__}; load average {os.getloadavg()[0]:.1f}", flush=True)
+    result = {"quick": quick, "machine": machine}
+    if "cartpole" in parts:
+        result["cartpole"] = cartpole(seeds or (1 if quick else 5), max_seconds=20 if quick else 240)
+    if "pong" in parts:
+        result["pong"] = pong(seeds or (1 if quick else 5), agent_steps=3000 if quick else None)
+    if "agent" in parts:
+        result["agent"] = agent(2 if quick else 20, max_steps=200 if quick else None)
+    if "throughput" in parts:
+        result["throughput"] = throughput((4,) if quick else (16, 32, 64), steps=30 if quick else 300)
     return result
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 Cart-Pole seed (20 s cap) and short Pong rollouts")
-    parser.add_argument("--seeds", type=int, default=None, help="number of Cart-Pole seeds (default 5, quick 1)")
+    parser.add_argument("--quick", action="store_true", help="tiny budgets, to test the code")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds for cartpole and pong (default 5, quick 1)")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
+    parser.add_argument("--json", type=pathlib.Path, default=None, help="also write the results here")
     args = parser.parse_args()
-    run(quick=args.quick, seeds=args.seeds)
+    parts = [p for p in args.parts.split(",") if p]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+    result = run(quick=args.quick, seeds=args.seeds, parts=parts)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ There is no generated copy that could drift from the notebook: the code runs fro
 file itself. The checks inside those cells run too, so a broken solution fails here as well.
 """
 
+import linecache
 import pathlib
 import types
 
@@ -44,7 +45,10 @@ def load(notebook, parameters=None, name=None):
     if not any(TAG in cell.metadata.get("tags", []) for _, cell in cells):
         raise ValueError(f"{path} has no cell tagged {TAG!r}: tag the cells that define the lab's code")
     for index, cell in cells:
-        code = compile(cell.source, f"{path.name}, cell {index}", "exec")
+        filename = f"<{path.name}, cell {index}>"
+        # register the source, so that tracebacks show it and tf.function/autograph can read it
+        linecache.cache[filename] = (len(cell.source), None, cell.source.splitlines(True), filename)
+        code = compile(cell.source, filename, "exec")
         exec(code, namespace)  # noqa: S102  (the course's own notebook)
         if "parameters" in cell.metadata.get("tags", []):
             found_parameters = True

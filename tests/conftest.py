@@ -80,6 +80,19 @@ def smoke_run(tmp_path_factory):
     return run
 
 
+@pytest.fixture(scope="session")
+def debiasing_code():
+    """The lab 2 Part 2 solution notebook's own code (its ``reference`` cells) as a module, on the
+    notebook's ``smoke`` data and budget: the one source of the DB-VAE that tests exercise."""
+    import nbformat
+
+    from mdl_tools import notebook_code, notebooks, runner
+
+    path = notebooks.find_root(__file__) / "lab2" / "solutions" / "Part2_Debiasing_Solution.ipynb"
+    smoke = runner.profile_overrides(nbformat.read(path, as_version=4), "smoke")
+    return notebook_code.load(path, parameters=smoke)
+
+
 # --------------------------------------------------------------------------------------------
 # Record the wall time of a full run (what `make test` runs) for RESULTS.md (`mitdeeplearning bench`)
 # --------------------------------------------------------------------------------------------
