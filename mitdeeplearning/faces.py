@@ -57,6 +57,7 @@ __all__ = [
     "make_synthetic_faces",
     "synthetic_faces_path",
     "write_h5",
+    "CacheSpaceError",
     "TrainingDatasetLoader",
     "load_test_set",
     "get_test_faces",
@@ -412,19 +413,66 @@ def group_of(tone, hair):
     return np.where(np.isnan(tone), -1, group)
 
 
+class CacheSpaceError(OSError):
+    """The cache folder has too little free space for a file; the message names folder and size."""
+
+
+def _space_error(folder, needed, free):
+    return CacheSpaceError(
+        f"not enough free space in {folder} for the synthetic face dataset: it needs "
+        f"{needed / 1e6:.0f} MB, {free / 1e6:.0f} MB are free. Free some space there, or pass "
+        f"cache_dir= (or set MDL_DATA_DIR) to a folder on a disk with room."
+    )
+
+
+def _write_file_atomically(path, payload):
+    """Write ``payload`` (bytes) to ``path`` through a temporary file in the same folder.
+
+    Plain ``os.write`` calls, so that a full disk is an ordinary ``OSError`` (h5py writing into a
+    full disk itself can crash the interpreter as it releases the error); the temporary file is
+    removed on any failure, including Ctrl-C.
+    """
+    import errno
+    import shutil
+
+    folder = path.parent
+    free = shutil.disk_usage(folder).free
+    if free < len(payload):
+        raise _space_error(folder, len(payload), free)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        try:
+            view, done = memoryview(payload), 0
+            while done < len(view):
+                done += os.write(fd, view[done:done + (1 << 24)])
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise _space_error(folder, len(payload), shutil.disk_usage(folder).free) from exc
+        raise
+
+
 def write_h5(path, arrays, channel_order="rgb", meta=None):
     """Write a dataset dict (as from :func:`make_synthetic_faces`) in the course's h5 layout.
 
     Training arrays become ``images``/``labels``/``tone``/``hair``; test arrays keep their
-    ``test_`` prefix. Written to a temporary file first and moved in place, so a crash never
-    leaves a half-written cache.
+    ``test_`` prefix. The file is built in memory and then written to a temporary file that is
+    moved in place, so a crash or a full disk never leaves a half-written cache: a full disk
+    raises :class:`CacheSpaceError` naming the folder and the space needed.
     """
+    import io
+
     import h5py
 
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with h5py.File(tmp, "w") as f:
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
         f.attrs["channel_order"] = channel_order
         f.attrs["meta"] = json.dumps(meta or {})
         for key, value in arrays.items():
@@ -432,8 +480,25 @@ def write_h5(path, arrays, channel_order="rgb", meta=None):
             # one image per chunk: random batches then read only the images they need
             chunks = (1,) + value.shape[1:] if value.ndim > 1 and len(value) else None
             f.create_dataset(name, data=value, chunks=chunks)
-    os.replace(tmp, path)
+    _write_file_atomically(path, buffer.getbuffer())
     return path
+
+
+_REQUIRED_DATASETS = ("images", "labels", "tone", "hair", "test_images", "test_labels", "test_tone", "test_hair")
+
+
+def _check_cached_faces(path):
+    """Raise ``OSError``/``ValueError`` saying why if a cached synthetic file cannot be read whole."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        missing = [name for name in _REQUIRED_DATASETS if name not in f]
+        if missing:
+            raise ValueError(f"it lacks the datasets {missing}")
+        for name in _REQUIRED_DATASETS:  # the last row lies at the end of the file: a cut is seen
+            dataset = f[name]
+            if len(dataset):
+                dataset[len(dataset) - 1]
 
 
 def synthetic_faces_path(cache_dir=None, progress=True, **kwargs):
@@ -461,6 +526,12 @@ def synthetic_faces_path(cache_dir=None, progress=True, **kwargs):
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     folder = pathlib.Path(cache_dir) if cache_dir is not None else data.data_dir()
     path = folder / f"synthetic_faces_{digest}.h5"
+    if path.is_file():
+        try:
+            _check_cached_faces(path)
+        except Exception as exc:  # h5py raises OSError, KeyError, ValueError... for a damaged file
+            print(f"The cached {path} is corrupt ({type(exc).__name__}: {str(exc)[:120]}); generating it again.")
+            path.unlink()
     if not path.is_file():
         arrays = make_synthetic_faces(progress=progress, **params)
         write_h5(path, arrays, channel_order="rgb", meta=params)
@@ -512,7 +583,12 @@ class TrainingDatasetLoader:
             raise ValueError(f"{self.data_path}: unknown channel_order {self.channel_order!r}")
         self.channels_last = channels_last
         self.training = training
-        self.image_dims = self.images.shape[1:]
+        try:
+            self._scale, self._grey = _pixel_format(self.images, self.data_path)
+        except ValueError:
+            self.cache.close()
+            raise
+        self.image_dims = tuple(self.images.shape[1:3]) + (3,)
         self.train_inds = np.arange(len(self.labels))
         self.pos_train_inds = self.train_inds[self.labels[:, 0] == 1.0]
         self.neg_train_inds = self.train_inds[self.labels[:, 0] != 1.0]
@@ -529,9 +605,7 @@ class TrainingDatasetLoader:
         unique, inverse = np.unique(inds, return_inverse=True)  # h5py wants increasing indices
         raw = self.images[unique]
         self.reads += len(unique)
-        if self.channel_order == "bgr":
-            raw = raw[..., ::-1]
-        images = raw[inverse].astype(np.float32) / 255.0
+        images = _to_rgb_float(raw[inverse], self.channel_order, self._scale, self._grey)
         if not self.channels_last:
             images = np.transpose(images, (0, 3, 1, 2))
         return images
@@ -557,7 +631,10 @@ class TrainingDatasetLoader:
         ``p_pos`` (over the faces, in the order of :attr:`pos_train_inds`) and ``p_neg`` (over the
         non-faces) are sampling probabilities; ``None`` means uniform. Faces are drawn *with*
         replacement when ``p_pos`` is given, so a heavily weighted face can appear twice.
+        Raises ``ValueError`` for a batch size that is not a positive integer, larger than the
+        training set, or asking for more distinct faces / non-faces than the file holds.
         """
+        self._check_batch_size(n, only_faces, p_pos, p_neg)
         rng = getattr(self, "_rng", None) or np.random.default_rng()
         if p_pos is not None:
             p_pos = _check_probabilities(p_pos, len(self.pos_train_inds), "p_pos")
@@ -573,6 +650,32 @@ class TrainingDatasetLoader:
         images = self.read_images(selected)
         labels = self.labels[selected]
         return (images, labels, selected) if return_inds else (images, labels)
+
+    def _check_batch_size(self, n, only_faces, p_pos, p_neg):
+        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"the batch size n must be a positive integer, got {n!r}")
+        n_faces, n_other = len(self.pos_train_inds), len(self.neg_train_inds)
+        if n > self.get_train_size():
+            raise ValueError(
+                f"a batch of {n} images is larger than the whole training set of {self.get_train_size()} "
+                f"in {self.data_path}; use a batch size such as 32 or 64"
+            )
+        if n_faces == 0:
+            raise ValueError(f"{self.data_path} holds no faces (no label 1), so no batch can be drawn")
+        if only_faces:
+            return
+        if n_other == 0:
+            raise ValueError(
+                f"{self.data_path} holds no non-faces (label 0); draw faces only with only_faces=True"
+            )
+        for count, available, p, what, arg in ((n // 2, n_faces, p_pos, "faces", "p_pos"),
+                                               (n - n // 2, n_other, p_neg, "non-faces", "p_neg")):
+            if p is None and count > available:
+                raise ValueError(
+                    f"a batch of {n} takes {count} distinct {what}, but {self.data_path} holds only "
+                    f"{available}; use a batch of at most {2 * available} or pass {arg} (sampling "
+                    f"with replacement)"
+                )
 
     def seed(self, seed):
         """Make :meth:`get_batch` reproducible."""
@@ -605,7 +708,7 @@ class TrainingDatasetLoader:
             inds = self.pos_train_inds
             raw = self.images[inds] if len(inds) else np.zeros((0,) + tuple(self.image_dims), np.uint8)
             self.reads += len(inds)
-            if self.channel_order == "rgb":
+            if self.channel_order == "rgb" and not self._grey:  # grayscale has no channel order
                 raw = raw[..., ::-1]
             if not self.channels_last:
                 raw = np.transpose(raw, (0, 3, 1, 2))
@@ -630,6 +733,46 @@ class TrainingDatasetLoader:
         self.cache.close()
 
 
+def _pixel_format(images, path):
+    """(divisor to [0, 1], grayscale?) of an image dataset; raises ValueError for other layouts.
+
+    uint8 pixels are divided by 255; float pixels already in [0, 1] are kept (dividing them again
+    would give near-black images), float pixels in [0, 255] are divided. Grayscale images, (N, H,
+    W) or (N, H, W, 1), are repeated into three channels (never reversed as BGR would be).
+    """
+    shape = images.shape
+    if len(shape) == 3 or (len(shape) == 4 and shape[-1] == 1):
+        grey = True
+    elif len(shape) == 4 and shape[-1] == 3:
+        grey = False
+    else:
+        raise ValueError(
+            f"{path}: images of shape {shape} are neither (N, H, W, 3) colour nor (N, H, W[, 1]) grayscale"
+        )
+    kind = np.dtype(images.dtype)
+    if kind == np.uint8:
+        return 255.0, grey
+    if not np.issubdtype(kind, np.floating):
+        raise ValueError(f"{path}: images of dtype {kind} are not supported; store uint8 (0-255) or float (0-1)")
+    sample = np.unique(np.linspace(0, len(images) - 1, num=min(len(images), 64)).astype(np.int64))
+    peak = float(np.max(images[sample])) if len(images) else 0.0
+    if peak > 255.0 or float(np.min(images[sample]) if len(images) else 0.0) < 0.0:
+        raise ValueError(f"{path}: float images must lie in [0, 1] or [0, 255], found values up to {peak:g}")
+    return (1.0 if peak <= 1.0 else 255.0), grey
+
+
+def _to_rgb_float(raw, channel_order, scale, grey):
+    """float32 RGB (n, H, W, 3) in [0, 1] from raw pixels of the file's layout."""
+    if grey:
+        raw = np.repeat(raw.reshape(raw.shape[:3])[..., None], 3, axis=-1)
+    elif channel_order == "bgr":
+        raw = raw[..., ::-1]
+    images = raw.astype(np.float32)
+    if scale != 1.0:
+        images /= np.float32(scale)
+    return images
+
+
 def _check_probabilities(p, n, name):
     p = np.asarray(p, dtype=np.float64).reshape(-1)
     if len(p) != n:
@@ -652,12 +795,12 @@ def load_test_set(path):
                 f"{path} has no test split (test_images). Only the synthetic files carry one; for the "
                 f"course's real data, evaluate on your own labelled photos."
             )
-        images = f["test_images"][:].astype(np.float32) / 255.0
+        scale, grey = _pixel_format(f["test_images"], path)
+        order = f.attrs.get("channel_order", "bgr")
+        order = order.decode() if isinstance(order, bytes) else str(order)
+        images = _to_rgb_float(f["test_images"][:], order, scale, grey)
         labels = f["test_labels"][:].astype(np.float32).reshape(-1, 1)
         groups = group_of(f["test_tone"][:], f["test_hair"][:])
-        order = f.attrs.get("channel_order", "bgr")
-    if (order.decode() if isinstance(order, bytes) else order) == "bgr":
-        images = images[..., ::-1].copy()
     return images, labels, groups
 
 

@@ -8,6 +8,7 @@ when the file is closed; nothing is left running.
 """
 
 import base64
+import os
 from pathlib import Path
 
 import numpy as np
@@ -25,17 +26,50 @@ def _even(frame):
     return frame
 
 
+def _ffmpeg_command(exe, size, fps, path):
+    """ffmpeg reading raw RGB frames on stdin and writing an H.264 mp4 that browsers play."""
+    return [
+        exe, "-y", "-nostdin", "-v", "error",
+        "-f", "rawvideo", "-vcodec", "rawvideo", "-s", f"{size[0]}x{size[1]}", "-pix_fmt", "rgb24",
+        "-r", str(fps), "-i", "-", "-an",
+        "-vcodec", "libx264", "-pix_fmt", "yuv420p", "-crf", "25",
+        # moov atom first, so browsers start playing before the whole file has arrived
+        "-movflags", "+faststart", "-f", "mp4", str(path),
+    ]
+
+
 def write_mp4(frames, filename, fps=30):
     """Encode an iterable of (H, W, 3) uint8 RGB frames as an H.264 mp4; return the Path.
 
-    Raises ValueError when there are no frames or a frame has the wrong shape or dtype.
+    Raises ValueError when there are no frames or a frame has the wrong shape or dtype, and
+    OSError quoting ffmpeg when it cannot write the file (a full disk, a read-only folder). The
+    video is written to a temporary name beside ``filename`` and moved in place once ffmpeg has
+    finished, so a failure or Ctrl-C never leaves a partial file; ffmpeg never outlives the call.
     """
+    import subprocess
+    import tempfile
+
     import imageio_ffmpeg
 
     filename = Path(filename)
     filename.parent.mkdir(parents=True, exist_ok=True)
-    writer = None
+    tmp = filename.with_name(f".{filename.name}.tmp{os.getpid()}.mp4")
+    log = tempfile.TemporaryFile()  # ffmpeg's error text, quoted if it fails
+    process = None
     count = 0
+    size = None
+
+    def ffmpeg_failed(cause):
+        process.wait()
+        log.seek(0)
+        said = log.read().decode("utf-8", errors="replace").strip()
+        said = said.splitlines()[-3:] if said else []
+        return OSError(
+            f"ffmpeg could not write the video {filename} (exit status {process.returncode}"
+            + (f": {' / '.join(said)}" if said else f"; {cause}")
+            + f"). Check that {filename.parent} is writable and has free space; no partial file was kept."
+        )
+
     try:
         for frame in frames:
             frame = np.asarray(frame)
@@ -47,30 +81,37 @@ def write_mp4(frames, filename, fps=30):
                     f"{frame.dtype}; use env.render() with render_mode='rgb_array'"
                 )
             frame = _even(frame)
-            if writer is None:
+            if process is None:
                 size = (frame.shape[1], frame.shape[0])
-                writer = imageio_ffmpeg.write_frames(
-                    str(filename),
-                    size,
-                    fps=fps,
-                    codec="libx264",
-                    pix_fmt_in="rgb24",
-                    pix_fmt_out="yuv420p",
-                    macro_block_size=1,
-                    ffmpeg_log_level="error",
-                    # moov atom first, so browsers start playing before the whole file has arrived
-                    output_params=["-movflags", "+faststart"],
-                )
-                writer.send(None)  # start the ffmpeg process
+                command = _ffmpeg_command(imageio_ffmpeg.get_ffmpeg_exe(), size, fps, tmp)
+                process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
             elif (frame.shape[1], frame.shape[0]) != size:
                 raise ValueError(f"frame {count} has size {frame.shape[1]}x{frame.shape[0]}, the first had {size}")
-            writer.send(np.ascontiguousarray(frame))
+            try:
+                process.stdin.write(np.ascontiguousarray(frame).tobytes())
+            except (BrokenPipeError, OSError) as exc:  # ffmpeg exited: it says why in its log
+                raise ffmpeg_failed(exc) from exc
             count += 1
+        if count == 0:
+            raise ValueError(f"no frames to write to {filename}: the episode or memory was empty")
+        try:
+            process.stdin.close()
+        except (BrokenPipeError, OSError) as exc:
+            raise ffmpeg_failed(exc) from exc
+        if process.wait() != 0:
+            raise ffmpeg_failed("no message")
+        os.replace(tmp, filename)
     finally:
-        if writer is not None:
-            writer.close()  # waits for ffmpeg to finish writing and exit
-    if count == 0:
-        raise ValueError(f"no frames to write to {filename}: the episode or memory was empty")
+        if process is not None and process.poll() is None:  # an error or Ctrl-C while encoding
+            process.kill()
+            process.wait()
+        if process is not None and process.stdin is not None and not process.stdin.closed:
+            try:
+                process.stdin.close()
+            except OSError:  # the pipe is already broken; ffmpeg is gone either way
+                pass
+        log.close()
+        tmp.unlink(missing_ok=True)
     return filename
 
 
