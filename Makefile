@@ -11,11 +11,12 @@ PROFILE ?= default
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED = 1
 
-.PHONY: run test lab build check bench clean help
+.PHONY: run test test-colab-stack lab build check bench clean help
 
 help:
 	@echo "make run    - execute every lab's solution notebook ($(PROFILE) profile) into runs/, print a summary"
 	@echo "make test   - the whole test suite (unit tests, notebooks in the smoke profile, drift checks)"
+	@echo "make test-colab-stack - installing the package keeps Colab's TF 2.19 / Keras 3.10 / NumPy 2.0.2; notebooks run there"
 	@echo "make lab    - start JupyterLab on the labs"
 	@echo "make build  - regenerate the student notebooks from the solutions"
 	@echo "make check  - fail on drift, saved outputs, unparsable cells or TODOs without checks"
@@ -33,6 +34,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# A venv with Colab's stack (cached in .venv-colab), the package installed as the Colab cell does,
+# pip freeze must show the stack unchanged; then the solution notebooks in smoke on that Python.
+test-colab-stack: $(STAMP)
+	PYTHON=$(PYTHON) TOOLS_BIN=$(BIN) .ci/colab-stack.sh
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=.
