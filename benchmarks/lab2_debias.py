@@ -1,19 +1,25 @@
 """Lab 2 part 2 benchmark: does the DB-VAE reduce the skin-tone gap, and is it the resampling that helps?
 
-For each seed, at the notebook's ``default`` budget (same data, batch, steps, learning rate), it
-trains and evaluates on the balanced synthetic test set:
+It measures the solution notebook's own code: the cells of
+``lab2/solutions/Part2_Debiasing_Solution.ipynb`` tagged ``reference`` (data, training loops, VAE
+loss, DB-VAE, resampling probabilities), loaded with ``mdl_tools.notebook_code`` and the notebook's
+parameters cell, overridden only where an option says so. For each seed, at the notebook's
+``default`` budget (same data, batch, steps, learning rate), it trains and evaluates on the
+balanced synthetic test set:
 
 * ``cnn``        the standard classifier, uniform sampling;
 * ``vae``        the DB-VAE architecture with uniform sampling (the ablation);
-* ``dbvae``      the DB-VAE with the course's per-dimension histogram weights (max over dimensions);
+* ``dbvae``      the DB-VAE with the course's per-dimension histogram weights (max over dimensions,
+                 ``DENSITY_COMPONENTS = None``);
 * ``dbvae_pca1`` our variant: the histogram on the first principal direction of the latent means
                  (the notebook's default, ``DENSITY_COMPONENTS = 1``);
-* ``oracle``     the standard classifier with darker faces given 50 % of the face draws (labels used).
+* ``oracle``     the standard classifier with darker faces given ``ORACLE_SHARE`` of the face draws
+                 (labels used).
 
 It reports, per model and seed, the face recall of the four groups (``faces.GROUPS`` order), the
 lighter-minus-darker gap, accuracy, the darker groups' recall and (for the resamplers) the darker
 faces' share of the face draws; then per model the mean ± standard error over seeds, and the
-issue's four targets.
+lab's four targets.
 
 Two entry points:
 
@@ -21,55 +27,61 @@ Two entry points:
   ``mitdeeplearning bench`` calls);
 * the command line (``main()``), which prints the same as a table:
 
-    flock /tmp/mdl-heavy.lock .venv/bin/python benchmarks/lab2_debias.py            # 5 seeds, 7-9 min per seed on 2 busy cores
+    .venv/bin/python benchmarks/lab2_debias.py                                       # 5 seeds, 7-9 min per seed on 2 busy cores
     .venv/bin/python benchmarks/lab2_debias.py --quick                               # 2 seeds, tiny data: a plumbing test (< 2 min)
-    .venv/bin/python benchmarks/lab2_debias.py --seeds 3,4 --json /tmp/b.json        # seeds 3 and 4 ("4," = seed 4 only); save the dict
+    .venv/bin/python benchmarks/lab2_debias.py --seeds 3,4 --json results/b.json     # seeds 3 and 4 ("4," = seed 4 only); save the dict
 """
 
 import argparse
 import json
 import math
 import os
+import pathlib
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TQDM_DISABLE", "1")  # the notebook's progress bars; run(verbose=True) prints a line per model
 
 import numpy as np  # noqa: E402
+
+NOTEBOOK = pathlib.Path(__file__).resolve().parents[1] / "lab2" / "solutions" / "Part2_Debiasing_Solution.ipynb"
 
 #: what each model name means: "classifier" = the standard CNN, "dbvae" = the DB-VAE architecture
 MODELS = {
     "cnn": {"kind": "classifier", "label": "standard CNN"},
     "vae": {"kind": "dbvae", "debias": False, "label": "VAE, uniform sampling (ablation)"},
-    "dbvae": {"kind": "dbvae", "debias": True, "label": "DB-VAE, histogram (course: max over dims)"},
+    "dbvae": {"kind": "dbvae", "debias": True, "n_components": None, "label": "DB-VAE, histogram (course: max over dims)"},
     "dbvae_pca1": {"kind": "dbvae", "debias": True, "n_components": 1,
                    "label": "DB-VAE, histogram on 1st principal direction"},
     "oracle": {"kind": "classifier", "oracle": True, "label": "oracle CNN (50 % darker, labels)"},
 }
+DEFAULT_MODELS = ("cnn", "vae", "dbvae", "dbvae_pca1", "oracle")
 
-#: the notebook's default budget and data (keep in step with its parameters cell)
-DEFAULTS = {
-    "models": ("cnn", "vae", "dbvae", "dbvae_pca1", "oracle"),
-    "steps": 300,
-    "batch_size": 32,
-    "learning_rate": 5e-4,
-    "latent_dim": 16,
-    "warmup_steps": 100,
-    "resample_every": 50,
-    "bins": 10,
-    "smoothing": 0.001,
-    "oracle_share": 0.5,
-    "data": {"n_train_faces": 6000, "n_train_nonfaces": 6000, "n_test_per_group": 100,
-             "darker_fraction": 0.01, "darker_contrast": 0.45, "darker_exposure": (0.5, 0.7), "seed": 0},
+#: option of run() -> the name in the notebook's parameters cell it overrides (defaults: that cell)
+PARAMETERS = {
+    "steps": "TRAIN_STEPS",
+    "batch_size": "BATCH_SIZE",
+    "learning_rate": "LEARNING_RATE",
+    "latent_dim": "LATENT_DIM",
+    "kl_weight": "KL_WEIGHT",
+    "warmup_steps": "WARMUP_STEPS",
+    "resample_every": "RESAMPLE_EVERY",
+    "bins": "BINS",
+    "smoothing": "SMOOTHING",
+    "oracle_share": "ORACLE_SHARE",
+}
+#: the same for the synthetic data (reported under settings["data"])
+DATA_PARAMETERS = {
+    "n_train_faces": "N_TRAIN_FACES",
+    "n_train_nonfaces": "N_TRAIN_NONFACES",
+    "n_test_per_group": "N_TEST_PER_GROUP",
+    "darker_fraction": "DARKER_FRACTION",
+    "seed": "DATA_SEED",
 }
 
 #: ``run(quick=True)``: the same code paths on tiny data, for plumbing tests (< 2 minutes)
-QUICK = {
-    "seeds": 2,
-    "steps": 20,
-    "warmup_steps": 6,
-    "resample_every": 7,
-    "data": {"n_train_faces": 600, "n_train_nonfaces": 600, "n_test_per_group": 25},
-}
+QUICK = {"seeds": 2, "steps": 20, "warmup_steps": 6, "resample_every": 7,
+         "n_train_faces": 600, "n_train_nonfaces": 600, "n_test_per_group": 25}
 
 TARGETS = {"cnn_gap_min": 10.0, "gap_cut_min": 50.0, "accuracy_drop_max": 1.0}
 
@@ -95,32 +107,32 @@ def _seed_list(seeds, default):
     return seeds
 
 
-def _settings(quick, options):
-    settings = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULTS.items()}
-    if quick:
-        for key, value in QUICK.items():
-            if key == "data":
-                settings["data"].update(value)
-            elif key != "seeds":
-                settings[key] = value
-    data_keys = set(DEFAULTS["data"])
-    for key, value in options.items():
-        if key in data_keys:
-            settings["data"][key] = value
-        elif key in settings:
-            settings[key] = value
-        elif key not in ("progress", "verbose"):
-            raise TypeError(f"unknown option {key!r}; valid: {sorted(set(settings) - {'data'} | data_keys | {'verbose'})}")
-    settings["models"] = list(settings["models"].split(",") if isinstance(settings["models"], str) else settings["models"])
-    unknown = [m for m in settings["models"] if m not in MODELS]
+def _overrides(quick, options):
+    """(models, the notebook parameters to override) from ``run``'s options; unknown options are errors."""
+    models = options.pop("models", DEFAULT_MODELS)
+    models = list(models.split(",") if isinstance(models, str) else models)
+    unknown = [m for m in models if m not in MODELS]
     if unknown:
         raise ValueError(f"unknown models {unknown}; valid: {list(MODELS)}")
-    settings["data"]["darker_exposure"] = [float(v) for v in settings["data"]["darker_exposure"]]
+    names = {**PARAMETERS, **DATA_PARAMETERS}
+    values = {k: v for k, v in QUICK.items() if k != "seeds"} if quick else {}
+    for key, value in options.items():
+        if key not in names:
+            raise TypeError(f"unknown option {key!r}; valid: {sorted(names) + ['models', 'verbose']}")
+        values[key] = value
+    return models, {names[k]: v for k, v in values.items()}
+
+
+def _settings(module, models):
+    """What was measured, read back from the loaded notebook (its defaults plus the overrides)."""
+    settings = {k: getattr(module, name) for k, name in PARAMETERS.items()}
+    settings["data"] = {k: getattr(module, name) for k, name in DATA_PARAMETERS.items()}
+    settings["models"] = models
     return settings
 
 
 def _verdicts(models):
-    """The issue's four targets, from the per-model results (None where a model was not run)."""
+    """The lab's four targets, from the per-model results (None where a model was not run)."""
     out = {}
     runs = {name: m["runs"] for name, m in models.items()}
     if "cnn" in runs:
@@ -162,7 +174,7 @@ def _log(verbose, *args):
 
 
 def run(quick=False, seeds=None, **options):
-    """Train and evaluate the models over seeds; return a JSON-serialisable dict of results.
+    """Train and evaluate the models over seeds with the notebook's code; return a JSON-serialisable dict.
 
     Parameters
     ----------
@@ -172,9 +184,10 @@ def run(quick=False, seeds=None, **options):
     seeds : None, int or list of int
         None: 5 seeds (2 when ``quick``); an int n: seeds 0..n-1; a list: those seeds.
     **options
-        Overrides of :data:`DEFAULTS` (``models``, ``steps``, ``latent_dim``, ``warmup_steps``,
-        ``resample_every``, ``bins``, ``smoothing``, ...) and of the synthetic data
-        (``darker_fraction``, ``darker_contrast``, ``darker_exposure``, ``n_train_faces``, ...);
+        ``models`` (comma string or list of :data:`MODELS` names), overrides of the notebook's
+        parameters (:data:`PARAMETERS`: ``steps``, ``latent_dim``, ``warmup_steps``,
+        ``resample_every``, ``bins``, ``smoothing``, ...) and of its synthetic data
+        (:data:`DATA_PARAMETERS`: ``darker_fraction``, ``n_train_faces``, ...);
         ``verbose=True`` prints one line per model and seed.
 
     Returns
@@ -184,60 +197,58 @@ def run(quick=False, seeds=None, **options):
         ``models`` (per model: ``label``, ``runs`` = one dict per seed with ``recall`` (four groups),
         ``gap``, ``accuracy``, ``nonface_accuracy``, ``darker_recall``, ``darker_share``,
         ``seconds``; and ``summary`` = mean and standard error over seeds of each), ``targets``
-        (the issue's four, with ``met`` flags), ``data_path``, ``seconds``.
+        (the lab's four, with ``met`` flags), ``data_path``, ``seconds``.
         Recall, accuracy and share are fractions in [0, 1]; gaps are percentage points.
     """
     verbose = bool(options.pop("verbose", False))
-    options.pop("progress", None)
-    settings = _settings(quick, options)
-    settings["seeds"] = _seed_list(seeds, QUICK["seeds"] if quick else 5)
-    settings["quick"] = bool(quick)
+    model_names, overrides = _overrides(quick, options)
+    seed_list = _seed_list(seeds, QUICK["seeds"] if quick else 5)
 
-    import keras
+    import tensorflow as tf
 
-    from mitdeeplearning import debias, faces
+    from mdl_tools import notebook_code
+    from mitdeeplearning import faces, lab2
 
     start = time.perf_counter()
-    path = faces.synthetic_faces_path(progress=verbose, **settings["data"])
-    _log(verbose, f"data: {path.name} ({time.perf_counter() - start:.1f} s, cached after the first run)")
-    loader = faces.TrainingDatasetLoader(path)
-    test_x, test_y, test_g = faces.load_test_set(path)
-    darker = loader.face_groups() >= 2
-    _log(verbose, f"{len(loader.pos_train_inds)} training faces, {darker.mean():.1%} darker; {settings['steps']} steps, "
+    # one load of the notebook's code per density estimator (DENSITY_COMPONENTS is bound when the
+    # notebook's train_dbvae runs, the other parameters when its cells are defined)
+    components = {MODELS[m].get("n_components", 1) for m in model_names if MODELS[m]["kind"] == "dbvae"} or {1}
+    notebooks = {n: notebook_code.load(NOTEBOOK, parameters={**overrides, "DENSITY_COMPONENTS": n, "COMPILE_STEPS": True})
+                 for n in sorted(components, key=str)}
+    nb = next(iter(notebooks.values()))
+    settings = _settings(nb, model_names)
+    settings["seeds"], settings["quick"] = seed_list, bool(quick)
+    darker = nb.train_darker
+    _log(verbose, f"data: {pathlib.Path(nb.data_path).name}, loaded with the notebook's code in {time.perf_counter() - start:.1f} s")
+    _log(verbose, f"{len(nb.loader.pos_train_inds)} training faces, {darker.mean():.1%} darker; {settings['steps']} steps, "
                   f"batch {settings['batch_size']}, latent {settings['latent_dim']}, seeds {settings['seeds']}")
 
-    models = {name: {"label": MODELS[name]["label"], "runs": []} for name in settings["models"]}
-    for seed in settings["seeds"]:
-        for name in settings["models"]:
+    models = {name: {"label": MODELS[name]["label"], "runs": []} for name in model_names}
+    for seed in seed_list:
+        for name in model_names:
             spec = MODELS[name]
-            keras.utils.set_random_seed(seed)
-            loader.seed(seed)
+            code = notebooks[spec.get("n_components", 1)] if spec["kind"] == "dbvae" else nb
+            tf.keras.utils.set_random_seed(seed)  # as the notebook does before each model
+            code.loader.seed(seed)
             t0 = time.perf_counter()
             if spec["kind"] == "classifier":
-                model = debias.make_standard_classifier()
-                p = debias.oracle_probabilities(darker, settings["oracle_share"]) if spec.get("oracle") else None
-                debias.train_classifier(model, loader, settings["steps"], batch_size=settings["batch_size"],
-                                        learning_rate=settings["learning_rate"], p_pos=p, progress=False)
+                model = lab2.make_standard_classifier()
+                p = lab2.oracle_probabilities(darker, code.ORACLE_SHARE) if spec.get("oracle") else None
+                code.train_classifier(model, code.TRAIN_STEPS, p_pos=p, title=name)
                 predict = (lambda m: lambda x: m(x, training=False))(model)
                 share = float(p[darker].sum()) if p is not None else float(darker.mean())
             else:
-                model = debias.DB_VAE(settings["latent_dim"])
-                _, history = debias.train_dbvae(
-                    model, loader, settings["steps"], batch_size=settings["batch_size"],
-                    learning_rate=settings["learning_rate"], debias=spec["debias"],
-                    warmup_steps=settings["warmup_steps"], resample_every=settings["resample_every"],
-                    bins=settings["bins"], smoothing_fac=settings["smoothing"],
-                    n_components=spec.get("n_components"), progress=False,
-                )
-                predict = (lambda m: lambda x: m.encode(x)[0])(model)
+                model = code.DB_VAE(code.LATENT_DIM)
+                _, history = code.train_dbvae(model, code.TRAIN_STEPS, debias=spec["debias"], title=name)
+                predict = model.predict
                 # share of the face draws over the whole run: uniform during the warm-up
                 uniform = float(darker.mean())
                 shares = [float(p[darker].sum()) for _, p in history]
-                bounds = [s for s, _ in history] + [settings["steps"]]
-                weighted = uniform * (bounds[0] if history else settings["steps"])
+                bounds = [s for s, _ in history] + [code.TRAIN_STEPS]
+                weighted = uniform * (bounds[0] if history else code.TRAIN_STEPS)
                 weighted += sum(sh * (b1 - b0) for sh, b0, b1 in zip(shares, bounds[:-1], bounds[1:]))
-                share = weighted / settings["steps"]
-            r = debias.evaluate_groups(predict, test_x, test_y, test_g)
+                share = weighted / code.TRAIN_STEPS
+            r = lab2.evaluate_groups(predict, code.test_images, code.test_labels, code.test_groups)
             entry = {
                 "seed": seed,
                 "recall": [float(v) for v in r["recall"]],
@@ -257,12 +268,14 @@ def run(quick=False, seeds=None, **options):
         keys = ("gap", "accuracy", "nonface_accuracy", "darker_recall", "darker_share", "seconds")
         m["summary"] = {k: _mean_se([r[k] for r in m["runs"]]) for k in keys}
         m["summary"]["recall"] = [_mean_se([r["recall"][g] for r in m["runs"]]) for g in range(len(faces.GROUPS))]
-    loader.close()
+    for code in notebooks.values():
+        code.loader.close()
     return {
         "benchmark": "lab2_debias",
+        "notebook": str(NOTEBOOK.relative_to(NOTEBOOK.parents[2])),
         "settings": settings,
         "groups": list(faces.GROUPS),
-        "data_path": str(path),
+        "data_path": str(nb.data_path),
         "darker_fraction_measured": float(darker.mean()),
         "models": models,
         "targets": _verdicts(models),
@@ -289,7 +302,7 @@ def report(results):
     t = results["targets"]
     if not t:
         return
-    print("\ntargets (issue #4):")
+    print("\ntargets of the lab:")
     if "cnn_gap" in t:
         c = t["cnn_gap"]
         print(f"  CNN gap ≥ 10 points: {c['value']:+.1f} -> {'met' if c['met'] else 'NOT met'}")
@@ -323,8 +336,6 @@ def parse_args(argv=None):
     parser.add_argument("--smoothing", type=float)
     parser.add_argument("--bins", type=int)
     parser.add_argument("--darker-fraction", type=float)
-    parser.add_argument("--darker-contrast", type=float)
-    parser.add_argument("--darker-exposure", type=float, nargs=2)
     parser.add_argument("--json", help="also write the results dict to this file")
     return parser.parse_args(argv)
 

@@ -55,10 +55,9 @@ __all__ = [
 
 
 def __getattr__(name):
-    # the reference DB-VAE pieces import TensorFlow: load them only when asked for
-    if name in {"make_standard_classifier", "make_face_decoder", "DB_VAE", "evaluate_groups", "effective_sample_size",
-                "oracle_probabilities", "train_classifier", "train_dbvae", "get_latent_mu",
-                "predict_logits", "principal_projection"}:
+    # the given part-2 pieces (architectures, oracle, evaluation) import TensorFlow: load them only when asked for
+    if name in {"make_standard_classifier", "make_face_decoder", "evaluate_groups", "effective_sample_size",
+                "oracle_probabilities", "predict_logits"}:
         from . import debias
 
         return getattr(debias, name)
