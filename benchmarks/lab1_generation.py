@@ -10,7 +10,7 @@ Generation is measured three ways for the same untrained Embedding -> LSTM -> De
 * one ``tf.function`` step of the LSTM cell with an explicit state (what the notebook does), for
   1 stream and for several streams in parallel.
 
-Run it under the shared lock on a shared machine: ``flock /tmp/mdl-heavy.lock .venv/bin/python ...``.
+Its numbers are timings: run it on an otherwise idle machine, or they come out inflated.
 """
 
 import argparse
