@@ -148,3 +148,18 @@ def test_extra_profile_gets_its_own_labelled_section(quick_run):
     text = bench.render(data, "figures")
     assert "## `full` profile" in text and "GPU:0" in text and "Pong: mean score -5.0" in text
 
+
+
+def test_suite_line_quotes_the_recorded_run_time(tmp_path, monkeypatch):
+    """The suite's own duration survives the dispatcher stamping the section with its (tiny) read time."""
+    from mdl_tools.bench import suite
+
+    record = tmp_path / "test_run.json"
+    record.write_text(json.dumps({"date": "2026-11-28 02:11 UTC", "seconds": 476.2, "cpu_count": 2, "exit_status": 0,
+                                  "passed": 421, "failed": 0, "skipped": 0, "error": 0}))
+    monkeypatch.setattr(suite, "record_path", lambda: record)
+    report = bench.main(quick=True, only=["tests"], out=tmp_path / "out", log=lambda *a, **k: None)
+    text = report.read_text()
+    assert "421 passed, 0 failed, 0 skipped in 476 s (7.9 min)." in text
+    data = json.loads((tmp_path / "out" / "benchmarks.json").read_text())["sections"]["tests"]
+    assert data["run"]["seconds"] == 476.2 and data["seconds"] < 476
