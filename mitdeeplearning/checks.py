@@ -8,15 +8,20 @@ A check inspects a student's own objects and either prints one line starting wit
         require(rank_of(matrix) == 2, f"expected a 2-d tensor, got rank {rank_of(matrix)}")
         return "matrix is a 2-d tensor"
 
-The decorator prints the returned message. Any other exception raised while inspecting the answer
+The decorator prints the returned message; a ``check_*`` function then returns ``None`` (so a
+notebook cell shows the ✔ line and no stray ``True``), while the 2020/21 ``test_*`` names keep
+returning ``True`` as they always did. Any other exception raised while inspecting the answer
 (say, a student passed a list where a tensor was expected) becomes an ``AssertionError`` naming the
 check and the original error, so students never face an unrelated traceback. ``NotImplementedError``
 passes through unchanged: it means a TODO inside the student's code has not been written yet.
 """
 
 import functools
+import math
 
-__all__ = ["check", "require", "CheckFailed"]
+import numpy as np
+
+__all__ = ["check", "require", "CheckFailed", "attempt", "activation_name", "run_train_steps"]
 
 
 class CheckFailed(AssertionError):
@@ -44,7 +49,110 @@ def check(func):
                 f"Check the type and shape of what you passed (see the TODO's instructions)."
             ) from exc
         print(f"✔ {message or func.__name__ + ' passed'}")
-        return True
+        return True if returns_true else None
+
+    returns_true = not func.__name__.startswith("check_")
 
     wrapper.is_check = True
     return wrapper
+
+
+def attempt(func, *args, fix, **kwargs):
+    """Call the student's ``func``; if it raises, fail the check with ``fix`` and the error.
+
+    Checks call the student's code through this, so a crash inside it reaches the student as a
+    hint about what to change rather than as a traceback from deep inside TensorFlow.
+    """
+    try:
+        return func(*args, **kwargs)
+    except (AssertionError, NotImplementedError):
+        raise
+    except RecursionError as exc:
+        raise CheckFailed(f"your code calls itself without end (RecursionError). {fix}") from exc
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise CheckFailed(f"your code raised {type(exc).__name__}: {first[:300]}. {fix}") from exc
+
+
+_ACTIVATION_ALIASES = {"softmax_v2": "softmax", "linear": None, "identity": None, "none": None}
+
+
+def activation_name(obj):
+    """A normalised name for an activation, however it was spelled.
+
+    Accepts strings (``"relu"``), functions (``tf.nn.relu``, ``keras.activations.relu``, whose
+    names may carry a ``_v2`` suffix), activation layers (``ReLU()``, ``Softmax()``,
+    ``Activation("relu")``) and ``None``; returns ``"relu"``, ``"softmax"``, ... or ``None`` for
+    no activation (linear).
+    """
+    if obj is None:
+        return None
+    if isinstance(obj, str):
+        name = obj.lower()
+    elif type(obj).__name__ == "Activation":
+        return activation_name(obj.activation)
+    elif type(obj).__name__ in ("ReLU", "Softmax", "ELU", "LeakyReLU", "PReLU"):
+        name = {"ReLU": "relu", "Softmax": "softmax", "ELU": "elu", "LeakyReLU": "leaky_relu", "PReLU": "prelu"}[type(obj).__name__]
+        if name == "relu":  # ReLU(max_value=..., negative_slope=...) is no longer a plain ReLU
+            if getattr(obj, "max_value", None) is not None or float(getattr(obj, "negative_slope", 0) or 0) != 0:
+                name = "relu_variant"
+    else:
+        name = getattr(obj, "__name__", None) or type(obj).__name__
+        name = name.lower()
+    name = name.rsplit(".", 1)[-1]
+    if name.endswith("_v2"):
+        name = name[:-3]
+    return _ACTIVATION_ALIASES.get(name, name)
+
+
+def _snapshot_optimizer(optimizer):
+    return {id(v): v.numpy() for v in optimizer.variables}
+
+
+def _restore_optimizer(optimizer, saved):
+    for v in optimizer.variables:
+        # variables the optimizer created during the check (moments) start at zero in a fresh one
+        v.assign(saved[id(v)] if id(v) in saved else np.zeros_like(v.numpy()))
+
+
+def _own_xent(model, x, y, from_logits):
+    import tensorflow as tf
+
+    out = model(x, training=False)
+    return float(tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(y, out, from_logits=from_logits)))
+
+
+def run_train_steps(train_step, model, optimizer, x, y, steps, fix, from_logits):
+    """Run ``steps`` student train steps on one batch, observe them, and restore model and optimizer."""
+    saved = [w.numpy() for w in model.weights]
+    saved_opt = _snapshot_optimizer(optimizer) if optimizer is not None else None
+    trainable = list(model.trainable_variables)
+    before_vars = [v.numpy() for v in trainable]
+    try:
+        before = _own_xent(model, x, y, from_logits)
+        returned = [attempt(train_step, x, y, fix=fix) for _ in range(steps)]
+        after = _own_xent(model, x, y, from_logits)
+        still = [v.path if hasattr(v, "path") else v.name for v, a in zip(trainable, before_vars) if np.array_equal(a, v.numpy())]
+    finally:
+        for w, a in zip(model.weights, saved):
+            w.assign(a)
+        if optimizer is not None:
+            _restore_optimizer(optimizer, saved_opt)
+    values = []
+    for r in returned:
+        require(r is not None, "train_step returned None: return the loss")
+        arr = np.asarray(r.numpy() if hasattr(r, "numpy") else r)
+        require(arr.size == 1, f"train_step should return the mean loss, a single number; got an array of shape {arr.shape} "
+                f"(take tf.reduce_mean of the per-example losses)")
+        values.append(float(arr.reshape(-1)[0]))
+    require(all(math.isfinite(v) for v in values), f"the loss is not finite: {values}")
+    require(len(still) < len(trainable),
+            "the weights did not change: take grads = tape.gradient(loss, model.trainable_variables) and apply them "
+            "with optimizer.apply_gradients(zip(grads, model.trainable_variables))")
+    require(not still, f"{len(still)} of {len(trainable)} trainable variables did not change ({', '.join(still[:3])}"
+            f"{', ...' if len(still) > 3 else ''}): take the gradients with respect to all of model.trainable_variables "
+            f"and apply them to all of them")
+    require(after < before, f"the cross-entropy of the model's outputs, recomputed by the check, did not fall over {steps} "
+            f"steps on one batch ({before:.4f} → {after:.4f}): descend the loss itself — take tape.gradient(loss, ...) of the "
+            f"cross-entropy, not of its negative or of the predictions")
+    return before, after, values

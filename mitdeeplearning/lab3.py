@@ -10,7 +10,7 @@ frequencies), never seeded floats.
 
 import numpy as np
 
-from .checks import check, require
+from .checks import CheckFailed, activation_name, attempt, check, require
 from .rl import (  # noqa: F401  (re-exported)
     PONG_ENV_NAME,
     PONG_SETTINGS,
@@ -120,16 +120,34 @@ def check_choose_action(choose_action, num_draws=4000):
     model = _constant_logit_model(probabilities)
     rng = np.random.default_rng(0)
 
-    single = choose_action(model, rng.normal(size=4).astype(np.float32), single=True)
+    single = attempt(choose_action, model, rng.normal(size=4).astype(np.float32), single=True,
+                     fix="choose_action(model, observation, single=True) must run on one observation of shape (4,)")
     require(
-        np.ndim(single) == 0 and float(single) == int(single),
+        not hasattr(single, "numpy"),
+        "choose_action returned a TensorFlow tensor; gymnasium's env.step needs a NumPy or Python integer: "
+        "call .numpy() on the result of tf.random.categorical before flattening",
+    )
+    require(
+        np.ndim(single) == 0,
         f"with single=True choose_action must return ONE integer action, got {single!r} "
         f"(shape {np.shape(single)}); return action[0] for a single observation",
+    )
+    require(
+        isinstance(single, (int, np.integer)) and not isinstance(single, bool),
+        f"with single=True the action must be an integer (int or a NumPy integer), got {type(single).__name__} "
+        f"{single!r}; flatten the integer array returned by tf.random.categorical(...).numpy()",
     )
     require(0 <= int(single) < 3, f"the action must be in range(n_actions) = 0..2, got {single}")
 
     batch = rng.normal(size=(num_draws, 4)).astype(np.float32)
-    actions = np.asarray(choose_action(model, batch, single=False))
+    actions = attempt(choose_action, model, batch, single=False,
+                      fix="with single=False, choose_action gets a batch of observations, shape (batch, 4)")
+    require(
+        not hasattr(actions, "numpy"),
+        "with single=False choose_action returned a TensorFlow tensor; the vector environment needs a NumPy "
+        "array of integers: call .numpy() and flatten it",
+    )
+    actions = np.asarray(actions)
     require(
         actions.shape == (num_draws,),
         f"with single=False choose_action must return one action per observation, shape ({num_draws},), "
@@ -244,7 +262,9 @@ def check_compute_loss(compute_loss):
     actions = tf.constant([0, 1, 2, 0, 1, 2], dtype=tf.int32)
     rewards = tf.constant(rng.uniform(0.5, 2.0, size=6).astype(np.float32))
     with tf.GradientTape() as tape:
-        loss = compute_loss(logits, actions, rewards)
+        loss = attempt(compute_loss, logits, actions, rewards,
+                       fix="compute_loss(logits, actions, rewards) gets float logits (batch, n_actions), integer actions "
+                           "(batch,) and float rewards (batch,); pass logits=logits and labels=actions by name")
     loss = tf.convert_to_tensor(loss)
     require(loss.shape.rank == 0, f"the loss must be a scalar (reduce_mean over the batch), got shape {loss.shape}")
     expected = float(_reference_loss(logits, actions, rewards))
@@ -255,6 +275,10 @@ def check_compute_loss(compute_loss):
                        "return, so that minimising it raises the probability of well-rewarded actions")
     if np.isclose(value, expected * len(actions), rtol=1e-4):
         require(False, "the loss is a sum over the batch; take the mean (tf.reduce_mean)")
+    plain = float(tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(logits=logits, labels=actions)))
+    if np.isclose(value, plain, rtol=1e-4):
+        require(False, "the loss ignores the rewards: multiply each negative log-probability by its discounted "
+                       "reward before taking the mean")
     require(
         np.isclose(value, expected, rtol=1e-4, atol=1e-6),
         f"loss {value:.5f} differs from mean(sparse_softmax_cross_entropy_with_logits(logits, actions) * rewards) "
@@ -288,23 +312,48 @@ def check_train_step(train_step, loss_function=None):
     optimizer = keras.optimizers.SGD(learning_rate=0.1)
     optimizer.build(model.trainable_variables)
     observations = np.random.default_rng(3).normal(size=(16, 4)).astype(np.float32)
-    actions = np.zeros(16, dtype=np.int32)  # every step took action 0 ...
-    rewards = np.ones(16, dtype=np.float32)  # ... and it paid off
+    observations[8:] += 3.0  # two kinds of situation ...
+    actions = np.array([0] * 8 + [1] * 8, dtype=np.int32)  # ... action 0 in the first, 1 in the second,
+    rewards = np.array([1.0] * 8 + [-1.0] * 8, dtype=np.float32)  # ... paid off in the first, not in the second
     before_weights = [w.numpy().copy() for w in model.trainable_variables]
-    before = tf.nn.softmax(model(observations)).numpy()[:, 0].mean()
-    result = train_step(model, loss_function or _reference_loss, optimizer, observations, actions, rewards)
-    changed = any(not np.allclose(a, w.numpy()) for a, w in zip(before_weights, model.trainable_variables))
-    require(changed, "the model's weights did not change: compute the gradients of the loss with a GradientTape and "
-                     "apply them with optimizer.apply_gradients(zip(grads, model.trainable_variables))")
-    after = tf.nn.softmax(model(observations)).numpy()[:, 0].mean()
+    probabilities = tf.nn.softmax(model(observations)).numpy()
+    before, before_bad = probabilities[:8, 0].mean(), probabilities[8:, 1].mean()
+    try:
+        result = train_step(model, loss_function or _reference_loss, optimizer, observations, actions, rewards)
+    except (AssertionError, NotImplementedError):
+        raise
+    except Exception as exc:
+        text = str(exc)
+        if "No gradients provided" in text or "NoneType" in text:
+            require(False, "the gradients are None: run the model (logits = model(observations)) and the loss INSIDE "
+                           "the `with tf.GradientTape() as tape:` block, so the tape records them")
+        if "Unknown variable" in text or "zip" in text:
+            require(False, "apply the gradients with optimizer.apply_gradients(zip(grads, model.trainable_variables)), "
+                           "one gradient per trainable variable, in the same order")
+        raise CheckFailed(f"train_step raised {type(exc).__name__}: {text.strip().splitlines()[0][:300] if text.strip() else ''}. "
+                          "Call loss_function(logits, actions, discounted_rewards) and apply the gradients of all "
+                          "model.trainable_variables") from exc
+    moved = [not np.allclose(a, w.numpy()) for a, w in zip(before_weights, model.trainable_variables)]
+    require(any(moved), "the model's weights did not change: compute the gradients of the loss with a GradientTape and "
+                        "apply them with optimizer.apply_gradients(zip(grads, model.trainable_variables))")
+    require(all(moved), f"only {sum(moved)} of the model's {len(moved)} trainable variables changed: take the gradient "
+                        "with respect to ALL of model.trainable_variables and apply every one of them")
+    probabilities = tf.nn.softmax(model(observations)).numpy()
+    after, after_bad = probabilities[:8, 0].mean(), probabilities[8:, 1].mean()
     require(
         after > before,
-        f"after one step on rewarded action 0, its mean probability went from {before:.3f} to {after:.3f}; it must "
+        f"after one step, the probability of the rewarded action went from {before:.3f} to {after:.3f}; it must "
         f"rise. Call the loss as loss_function(logits, actions, discounted_rewards) and MINIMISE it (apply the "
         f"gradients, not their negation)",
     )
+    require(
+        after_bad < before_bad,
+        f"after one step, the probability of the PUNISHED action (negative reward) went from {before_bad:.3f} to "
+        f"{after_bad:.3f}; it must fall. Pass discounted_rewards to loss_function (not ones, not the actions)",
+    )
     del result
-    return f"train_step updates the weights (p(rewarded action) {before:.3f} -> {after:.3f})"
+    return (f"train_step updates every weight (p(rewarded action) {before:.3f} -> {after:.3f}, "
+            f"p(punished action) {before_bad:.3f} -> {after_bad:.3f})")
 
 
 # --------------------------------------------------------------------------------------------
@@ -356,42 +405,104 @@ def check_pong_change(pong_change):
     return "pong_change = preprocess(curr) - preprocess(prev), values in {-1, 0, 1}"
 
 
+def _pong_returns(rewards, gamma, resets=lambda r: r != 0):
+    """Returns that restart at the points where ``resets(reward)`` holds (the right answer: every point)."""
+    returns, running = np.zeros(len(rewards)), 0.0
+    for t in reversed(range(len(rewards))):
+        running = rewards[t] + (0.0 if resets(rewards[t]) else gamma * running)
+        returns[t] = running
+    return returns
+
+
 @check
 def check_discount_rewards_pong(discount_rewards_pong):
-    """Discounting restarts at every point: no return flows from one rally into the previous one."""
-    rewards = [0.0, 0.0, 1.0, 0.0, 0.0, -1.0]
-    result = np.asarray(discount_rewards_pong(rewards, 0.5), dtype=np.float64).reshape(-1)
-    require(result.shape == (6,), f"expected one return per reward (shape (6,)), got {result.shape}")
-    expected = np.array([0.25, 0.5, 1.0, -0.25, -0.5, -1.0])
-    no_reset = _returns_without_reset(rewards, 0.5)
-    if np.allclose(result, no_reset):
-        require(False, "the running return is not reset when a point is scored: set it to 0 whenever reward != 0 "
+    """Discounting restarts at every point, won or lost: no return flows from one rally into the one before."""
+    # a lost point followed by a won one, and the other way round, each with steps on both sides
+    rewards = [0.0, 0.0, -1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, -1.0]
+    gamma = 0.5
+    result = np.asarray(attempt(discount_rewards_pong, rewards, gamma, fix="discount_rewards_pong(rewards, gamma) "
+                                "takes a list of rewards and a discount factor"), dtype=np.float64).reshape(-1)
+    require(result.shape == (len(rewards),), f"expected one return per reward (shape ({len(rewards)},)), got {result.shape}")
+    expected = _pong_returns(rewards, gamma)
+    if np.allclose(result, _returns_without_reset(rewards, gamma)):
+        require(False, "the running return is not reset when a point is scored: set it to 0 whenever rewards[t] != 0 "
                        "before adding that reward")
-    require(
-        np.allclose(result, expected),
-        f"for rewards {rewards} and gamma 0.5 expected {expected.tolist()}, got {np.round(result, 4).tolist()}",
-    )
-    return "discount_rewards_pong restarts the return at every point"
+    if not np.allclose(result, expected):
+        if np.allclose(result, _pong_returns(rewards, gamma, resets=lambda r: r > 0)):
+            require(False, "the return is reset after a WON point but not after a LOST one: reset whenever "
+                           "rewards[t] != 0 (a point for either side ends the rally)")
+        if np.allclose(result, _pong_returns(rewards, gamma, resets=lambda r: r < 0)):
+            require(False, "the return is reset after a LOST point but not after a WON one: reset whenever "
+                           "rewards[t] != 0 (a point for either side ends the rally)")
+        if np.allclose(result[[2, 5, 7, 10]], 0.0):
+            require(False, "the returns at the points themselves are 0: reset the running return BEFORE adding "
+                           "rewards[t], then store it")
+        if np.allclose(result, _pong_returns(rewards, 1.0)):
+            require(False, "the returns are not discounted by gamma within a rally: running = rewards[t] + gamma * running")
+        require(
+            False,
+            f"for rewards {rewards} and gamma {gamma} expected {expected.tolist()}, got {np.round(result, 4).tolist()}; "
+            "iterate from the last reward to the first, reset the running return at every point, then add the reward",
+        )
+    return "discount_rewards_pong restarts the return at every point, won or lost"
+
+
+def _layer_plan(model):
+    """The model's layers as (kind, settings, activation), an activation layer merged into the one before."""
+    import keras
+
+    plan = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        kind = type(layer).__name__
+        if kind in ("ReLU", "Softmax", "Activation", "ELU", "LeakyReLU", "PReLU"):
+            if plan and plan[-1][2] is None:
+                plan[-1] = (plan[-1][0], plan[-1][1], activation_name(layer))
+            else:
+                plan.append(("Activation", {}, activation_name(layer)))
+            continue
+        if isinstance(layer, keras.layers.Conv2D):
+            settings = {"filters": layer.filters, "kernel_size": tuple(layer.kernel_size),
+                        "strides": tuple(layer.strides), "padding": layer.padding}
+        elif isinstance(layer, keras.layers.Dense):
+            settings = {"units": layer.units}
+        else:
+            settings = {}
+        plan.append((kind, settings, activation_name(getattr(layer, "activation", None))))
+    return plan
 
 
 @check
 def check_pong_model(model, n_actions=6):
-    """The CNN maps a batch of (80, 80, 1) frame differences to (batch, n_actions) logits."""
-    import keras
-
+    """The CNN of TODO 9, layer by layer, whatever the spelling of its activations."""
     x = np.zeros((2, 80, 80, 1), np.float32)
     x[:, 40:44, 30:32] = 1.0
-    out = np.asarray(model(x))
-    require(out.shape == (2, n_actions), f"the policy must output (batch, {n_actions}) logits, got shape {out.shape}")
+    out = np.asarray(attempt(model, x, fix="the model must take a batch of (80, 80, 1) frame differences"))
+    require(out.shape == (2, n_actions), f"the policy must output (batch, {n_actions}) logits, got shape {out.shape}; "
+                                         "end with Flatten, Dense(64) and Dense(n_actions)")
     require(np.all(np.isfinite(out)), "the policy output contains NaN or inf")
-    last = model.layers[-1]
-    require(
-        getattr(last, "activation", keras.activations.linear) in (keras.activations.linear, None),
-        "the last layer must output LOGITS: remove its activation (no softmax; the sampling and the loss "
-        "apply it themselves)",
-    )
-    require(
-        any(isinstance(layer, keras.layers.Conv2D) for layer in model.layers),
-        "the policy should start with Conv2D layers that see the frame difference as an image",
-    )
-    return f"policy maps (batch, 80, 80, 1) frame differences to (batch, {n_actions}) logits"
+    plan = _layer_plan(model)
+    kinds = [kind for kind, _, _ in plan]
+    require(kinds == ["Conv2D", "Conv2D", "Flatten", "Dense", "Dense"],
+            f"expected the layers Conv2D, Conv2D, Flatten, Dense, Dense; got {', '.join(kinds)}")
+    (_, conv1, a1), (_, conv2, a2), _, (_, dense, a3), (_, last, a4) = plan
+    for name, conv, act, want in (("first", conv1, a1, (16, (8, 8), (4, 4))), ("second", conv2, a2, (32, (4, 4), (2, 2)))):
+        got = (conv["filters"], conv["kernel_size"], conv["strides"])
+        require(got == want, f"the {name} Conv2D should have {want[0]} filters, kernel size {want[1][0]} and strides "
+                             f"{want[2][0]}; got {got[0]} filters, kernel {got[1]}, strides {got[2]}"
+                             + (" (without strides the network has millions of weights and is far too slow)"
+                                if got[2] == (1, 1) else ""))
+        require(conv["padding"] == "valid", f"the {name} Conv2D uses padding={conv['padding']!r}; keep the default "
+                                            "padding='valid' (the 8x8x32 output of the second one feeds Dense(64))")
+        require(act == "relu", f"the {name} Conv2D needs a ReLU (activation='relu'), got "
+                               f"{act or 'no activation'}: without it the two convolutions collapse into one linear map")
+    require(dense["units"] == 64, f"the hidden Dense layer should have 64 units, got {dense['units']}")
+    require(a3 == "relu", f"the hidden Dense(64) layer needs activation='relu', got {a3 or 'no activation'}")
+    require(a4 is None, f"the last layer must output LOGITS: remove its activation ({a4}); the sampling and the "
+                        "loss apply the softmax themselves")
+    require(last["units"] == n_actions, f"the last Dense layer needs {n_actions} units (one logit per action)")
+    expected = (8 * 8 * 1 * 16 + 16) + (4 * 4 * 16 * 32 + 32) + (8 * 8 * 32 * 64 + 64) + (64 * n_actions + n_actions)
+    count = model.count_params()
+    require(count == expected, f"the model has {count:,} parameters, the CNN of TODO 9 has {expected:,}")
+    return f"policy CNN as specified ({count:,} parameters): (batch, 80, 80, 1) -> (batch, {n_actions}) logits"
