@@ -62,10 +62,19 @@ def _headless_sdl():
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 
+def _quiet_ale():
+    # the emulator prints its banner ("A.L.E: Arcade Learning Environment ... [Powered by Stella]")
+    # to stderr for every game it loads; errors are still reported
+    import ale_py
+
+    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
+
+
 def _register_ale():
     import ale_py
     import gymnasium as gym
 
+    _quiet_ale()
     gym.register_envs(ale_py)
 
 
@@ -132,6 +141,8 @@ def make_pong_envs(num_envs, backend="ale", seed=None, num_threads=2, **settings
     settings = {**PONG_SETTINGS, **settings}
     if backend == "ale":
         from ale_py.vector_env import AtariVectorEnv
+
+        _quiet_ale()
 
         envs = AtariVectorEnv(
             "pong",

@@ -124,15 +124,19 @@ def count_frames(filename):
 
 
 def play_video(filename, width=480):
-    """Show an mp4 in a notebook: an HTML5 video element with the file embedded as base64."""
+    """Show an mp4 in a notebook: an HTML5 video element with the file embedded as base64.
+
+    ``width`` in pixels; None shows the video at its own size (as the 2021 helper did).
+    """
     from IPython.display import HTML
 
     path = Path(filename)
     if not path.is_file():
         raise FileNotFoundError(f"no video at {path}; create it with save_video_of_model or save_video_of_memory")
     encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+    size = "" if width is None else f' width="{int(width)}"'
     return HTML(
-        f'<video width="{int(width)}" controls loop playsinline>'
+        f"<video{size} controls loop playsinline>"
         f'<source src="data:video/mp4;base64,{encoded}" type="video/mp4">'
         f"Your browser does not play mp4 video.</video>"
     )

@@ -208,3 +208,58 @@ def test_numpy_policy_matches_model_and_refreshes():
     cnn = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3), keras.layers.Flatten(), keras.layers.Dense(2)])
     with pytest.raises(TypeError, match="CompiledPolicy"):
         rl.NumpyPolicy(cnn)
+
+
+# ---------------------------------------------------------------------------- 2020/21 call forms
+def test_2021_list_of_envs_gets_the_2021_observations():
+    import keras
+
+    model = keras.Sequential([keras.Input((40, 40, 1)), keras.layers.Flatten(), keras.layers.Dense(6)])
+    calls = []
+
+    def choose_action(model, observation, single=True):  # as the 2021 notebook calls it
+        calls.append(np.shape(observation))
+        return rl._sample_actions(model, observation, single=single)
+
+    envs = [rl.make_env(rl.PONG_ENV_NAME, seed=s) for s in range(2)]
+    try:
+        memories = rl.parallelized_collect_rollout(2, envs, model, choose_action, max_steps=30)
+    finally:
+        for env in envs:
+            env.close()
+    assert len(memories) == 2 and all(len(m) == 30 for m in memories)
+    assert set(calls) == {(2, 40, 40, 1)}
+    obs = np.stack(memories[0].observations)
+    assert obs.shape == (30, 40, 40, 1) and obs.dtype == np.float64 and set(np.unique(obs)) <= {-1.0, 0.0, 1.0}
+
+
+def test_2020_video_keywords_and_old_env_ids(tmp_path, capsys):
+    import keras
+
+    model = keras.Sequential([keras.Input((40, 40, 1)), keras.layers.Flatten(), keras.layers.Dense(6)])
+    seen = []
+
+    def pp(frame):  # a 2020-style pre-processing function, recorded
+        seen.append(frame.shape)
+        return rl.preprocess_pong(frame)
+
+    path = mdl.lab3.save_video_of_model(model, "Pong-v0", obs_diff=True, pp_fn=pp,
+                                        filename=str(tmp_path / "old.mp4"), num_frames=12)
+    assert "'Pong-v0' is no longer available; using 'ALE/Pong-v5'" in capsys.readouterr().out
+    assert mdl.lab3.count_frames(path) >= 12 and seen and set(seen) == {(210, 160, 3)}
+    env = rl.make_env("CartPole-v0")
+    try:
+        assert env.spec.id == "CartPole-v1"
+    finally:
+        env.close()
+    assert "using 'CartPole-v1'" in capsys.readouterr().out
+
+
+def test_2021_video_of_a_40x40_model_and_play_video_without_width(tmp_path):
+    import keras
+
+    model = keras.Sequential([keras.Input((40, 40, 1)), keras.layers.Flatten(), keras.layers.Dense(6)])
+    path = mdl.lab3.save_video_of_model(model, "ALE/Pong-v5", filename=str(tmp_path / "v.mp4"), num_frames=8)
+    html = mdl.lab3.play_video(path, width=None).data
+    assert html.startswith("<video controls") and "base64," in html
+    assert 'width="480"' in mdl.lab3.play_video(path).data
