@@ -50,7 +50,14 @@ def _cmd_run(args):
         print("error: name notebooks to run, or --all for every solution notebook", file=sys.stderr)
         return 2
     out = pathlib.Path(args.out or root / "runs" / args.profile)
-    results = runner.run_all(targets, args.profile, out, root, cell_timeout=args.timeout)
+    try:
+        results = runner.run_all(targets, args.profile, out, root, cell_timeout=args.timeout)
+    except runner.RunLockedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\nInterrupted: {out / 'summary.md'} says so and lists what ran.", file=sys.stderr)
+        return 130
     summary = (out / "summary.md").read_text()
     print()
     print(summary)

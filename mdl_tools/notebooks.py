@@ -281,12 +281,37 @@ def _relpath(path, root):
     return pathlib.Path(path).resolve().relative_to(pathlib.Path(root).resolve()).as_posix()
 
 
+def read_notebook(source, where=None):
+    """A notebook (nbformat v4) from a path or from its text, checked against nbformat's schema.
+
+    Raises :class:`NotebookFormatError` naming the notebook (``where``, else the path) for a file
+    that is not JSON, not a notebook, or does not fit the schema; nbformat's own errors (a raw
+    ``TypeError`` for a valid-JSON file of the wrong shape) never reach the user.
+    """
+    where = where or str(source)
+    try:
+        text = source.read_text(encoding="utf-8") if isinstance(source, pathlib.Path) else source
+        nb = nbformat.reads(text, as_version=4)
+        nbformat.validate(nb)
+        if not isinstance(nb.get("cells"), list):
+            raise ValueError("it has no list of cells")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NotebookFormatError(f"{where}: cannot be read ({type(exc).__name__}: {exc})") from exc
+    except Exception as exc:  # nbformat raises NotJSONError, ValidationError, TypeError, KeyError...
+        detail = " ".join(str(exc).split())[:200]
+        raise NotebookFormatError(
+            f"{where}: not a valid Jupyter notebook ({type(exc).__name__}: {detail}); restore it from "
+            f"git or re-save it from Jupyter"
+        ) from exc
+    return nb
+
+
 def build_pair(solution_file, root, config=None):
     """Return ``(solution_nb, student_nb, todos)`` as ``build`` would write them (nothing is written)."""
     config = config or load_config(root)
     solution_file = pathlib.Path(solution_file)
     where = _relpath(solution_file, root)
-    solution = nbformat.read(solution_file, as_version=4)
+    solution = read_notebook(solution_file, where)
     _clean(solution, keep_outputs=True)
     _ensure_generated_cells(solution, config, where)
 
@@ -404,7 +429,7 @@ def check(root=None):
             problems.append(str(exc))
             continue
         committed_solution = solution_file.read_text(encoding="utf-8")
-        problems += _outputs_problems(nbformat.reads(committed_solution, as_version=4), where)
+        problems += _outputs_problems(read_notebook(committed_solution, where), where)
         if committed_solution != solution_text:
             problems.append(f"{where}: not normalised (TODO numbers, badges or metadata); run make build")
         student_file = student_path(solution_file)
@@ -413,7 +438,10 @@ def check(root=None):
             problems.append(f"{student_where}: missing; run make build")
         else:
             committed_student = student_file.read_text(encoding="utf-8")
-            problems += _outputs_problems(nbformat.reads(committed_student, as_version=4), student_where)
+            try:
+                problems += _outputs_problems(read_notebook(committed_student, student_where), student_where)
+            except NotebookFormatError as exc:  # unreadable: build will rewrite it; keep checking
+                problems.append(f"{exc}; run make build")
             if committed_student != student_text:
                 problems.append(
                     f"{student_where}: differs from what build generates from {where} "

@@ -12,17 +12,24 @@ values) from the executed notebook. A notebook without a record contributes what
 cell printed, and an empty ``result``.
 """
 
+import contextlib
 import dataclasses
 import datetime
 import json
+import os
 import pathlib
 import platform
 import re
+import signal
+import sys
+import threading
 import time
 
 import nbformat
 
 from mitdeeplearning.util import RESULT_MIME
+
+from . import notebooks as _notebooks
 
 PROFILES = ("smoke", "default", "full")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -32,11 +39,18 @@ class ProfileError(ValueError):
     """A notebook has no such profile, or its parameters cell is missing."""
 
 
+class RunLockedError(RuntimeError):
+    """Another run is writing into the same output folder."""
+
+
+INTERRUPTED_TAG = "mdl-interrupted"
+
+
 @dataclasses.dataclass
 class RunResult:
     notebook: str
     profile: str
-    status: str  # "ok" or "failed"
+    status: str  # "ok", "failed", "interrupted" (Ctrl-C while it ran) or "not run" (Ctrl-C before)
     seconds: float
     output: str  # path of the executed copy
     headline: str = ""
@@ -108,33 +122,103 @@ def _describe_failure(exc):
     return "\n".join(parts)
 
 
-def run_notebook(path, profile="default", out_dir="runs", root=None, cell_timeout=1800, extra_parameters=None):
-    """Execute one notebook in ``profile``; write the executed copy under ``out_dir``."""
-    import papermill
+def _kernel_process_groups():
+    """Process groups of this process's kernels: children that lead their own session, as
+    jupyter_client starts them (so that a Ctrl-C in the terminal does not reach them)."""
+    import psutil
 
+    groups = []
+    for child in psutil.Process().children():
+        try:
+            if os.getsid(child.pid) == child.pid:
+                groups.append(child.pid)
+        except ProcessLookupError:  # ended since it was listed
+            continue
+    return groups
+
+
+class _InterruptKernel:
+    """While a notebook runs, the first Ctrl-C interrupts its kernel, as Jupyter's stop button
+    does: the running cell raises KeyboardInterrupt, papermill records it and stops, and the
+    kernel shuts down cleanly. A second Ctrl-C (or one before the kernel is up) stops at once."""
+
+    def __enter__(self):
+        self.interrupted = False
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        groups = _kernel_process_groups()
+        if self.interrupted or not groups:
+            raise KeyboardInterrupt
+        self.interrupted = True
+        print("\nInterrupting the notebook (press Ctrl-C again to stop at once) …", file=sys.stderr, flush=True)
+        for group in groups:
+            try:
+                os.killpg(group, signal.SIGINT)
+            except ProcessLookupError:  # the kernel ended meanwhile; papermill reports that
+                continue
+
+    def __exit__(self, *exc_info):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+
+def _out_path(path, out_dir, root):
     path = pathlib.Path(path).resolve()
     root = pathlib.Path(root or path.parent).resolve()
     rel = path.relative_to(root) if path.is_relative_to(root) else pathlib.Path(path.name)
-    out_path = pathlib.Path(out_dir).resolve() / rel
-    out_path.parent.mkdir(parents=True, exist_ok=True)
+    return rel, pathlib.Path(out_dir).resolve() / rel
 
-    nb = nbformat.read(path, as_version=4)
-    parameters = profile_overrides(nb, profile)
+
+def run_notebook(path, profile="default", out_dir="runs", root=None, cell_timeout=1800, extra_parameters=None):
+    """Execute one notebook in ``profile``; write the executed copy under ``out_dir``.
+
+    Raises :class:`ProfileError` or :class:`~mdl_tools.notebooks.NotebookFormatError` (naming the
+    notebook) before anything runs when the notebook cannot be read or lacks the profile; a
+    failure while it runs is a ``RunResult`` with status "failed". On Ctrl-C the executed copy is
+    marked where it stopped (see :func:`mark_interrupted`) and ``KeyboardInterrupt`` propagates.
+    """
+    import papermill
+
+    path = pathlib.Path(path).resolve()
+    rel, out_path = _out_path(path, out_dir, root)
+
+    nb = _notebooks.read_notebook(path, str(rel))
+    try:
+        parameters = profile_overrides(nb, profile)
+    except ProfileError as exc:
+        raise ProfileError(f"{rel}: {exc}") from exc
+    out_path.parent.mkdir(parents=True, exist_ok=True)
     parameters.update(extra_parameters or {})
 
     start = time.perf_counter()
+    interrupt = _InterruptKernel()
     try:
-        papermill.execute_notebook(
-            str(path),
-            str(out_path),
-            parameters=parameters,
-            kernel_name="python3",
-            progress_bar=False,
-            log_output=False,
-            execution_timeout=cell_timeout,
-            cwd=str(out_path.parent),  # files a notebook writes (videos, checkpoints) stay beside its executed copy
-        )
+        with interrupt:
+            papermill.execute_notebook(
+                str(path),
+                str(out_path),
+                parameters=parameters,
+                kernel_name="python3",
+                progress_bar=False,
+                log_output=False,
+                execution_timeout=cell_timeout,
+                cwd=str(out_path.parent),  # files a notebook writes (videos, checkpoints) stay beside its executed copy
+            )
+        if interrupt.interrupted:  # the Ctrl-C reached the kernel as its last cell ended
+            raise KeyboardInterrupt
+    except KeyboardInterrupt as exc:
+        exc.mdl_stopped = mark_interrupted(out_path, path, time.perf_counter() - start)
+        raise
     except papermill.PapermillExecutionError as exc:
+        if interrupt.interrupted:  # the cell stopped with the KeyboardInterrupt we sent
+            stopped = KeyboardInterrupt()
+            stopped.mdl_stopped = mark_interrupted(out_path, path, time.perf_counter() - start)
+            raise stopped from None
         return RunResult(str(rel), profile, "failed", time.perf_counter() - start, str(out_path), error=_describe_failure(exc))
     except Exception as exc:  # kernel died, timeout, bad notebook: report it, do not hide it
         return RunResult(str(rel), profile, "failed", time.perf_counter() - start, str(out_path), error=f"{type(exc).__name__}: {exc}")
@@ -143,23 +227,134 @@ def run_notebook(path, profile="default", out_dir="runs", root=None, cell_timeou
                      result=result_record(executed)[1])
 
 
+def mark_interrupted(out_path, source_path, seconds):
+    """Make the executed copy of an interrupted run say where it stopped; returns that sentence.
+
+    papermill marks every cell "completed" when execution ends, whatever ended it. Here the cell
+    that was running gets status "failed" and a ``KeyboardInterrupt`` error output, the cells
+    after it status "pending", and a markdown cell at the top (tag ``mdl-interrupted``) says which
+    cell the run stopped in. Where papermill wrote no copy yet, the source notebook is copied.
+    """
+    out_path = pathlib.Path(out_path)
+    nb = nbformat.read(out_path if out_path.is_file() else source_path, as_version=4)
+    started = [i for i, c in enumerate(nb.cells)
+               if c.cell_type == "code" and c.get("metadata", {}).get("papermill", {}).get("start_time")]
+    if started:
+        stopped = started[-1]
+        cell = nb.cells[stopped]
+        cell.metadata.setdefault("papermill", {})["status"] = "failed"
+        if not any(o.get("ename") == "KeyboardInterrupt" for o in cell.get("outputs", [])):
+            cell.setdefault("outputs", []).append(nbformat.v4.new_output(
+                "error", ename="KeyboardInterrupt",
+                evalue="the run was interrupted (Ctrl-C) while this cell ran; the cells below did not run",
+                traceback=[]))
+        count = cell.get("execution_count")
+        first_line = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")[:60]
+        where = (f"cell In [{count}]" if count else "the cell") + f" (`{first_line}`)"
+        sentence = f"Interrupted (Ctrl-C) after {seconds:.0f} s in {where}; the cells after it did not run."
+    else:
+        stopped = -1
+        sentence = f"Interrupted (Ctrl-C) after {seconds:.0f} s, before the first cell ran."
+    for cell in nb.cells[stopped + 1:]:
+        if cell.cell_type == "code":
+            cell.metadata.setdefault("papermill", {})["status"] = "pending"
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell(f"**{sentence}**", metadata={"tags": [INTERRUPTED_TAG]}))
+    nb.metadata.setdefault("papermill", {})["exception"] = True
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out_path)
+    return sentence
+
+
+@contextlib.contextmanager
+def _exclusive(out_dir):
+    """Hold ``out_dir/.run.lock`` for the duration: a second run into the same folder is refused.
+
+    The lock is the operating system's (``flock``), released when the process ends however it
+    ends, so a crashed run never leaves a stale lock behind.
+    """
+    handle = open(pathlib.Path(out_dir) / ".run.lock", "a+")
+    try:
+        try:
+            if os.name == "nt":
+                import msvcrt
+
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except (BlockingIOError, PermissionError):
+            try:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+            except OSError:  # Windows: the locked byte cannot be read by others
+                holder = "unknown"
+            raise RunLockedError(
+                f"another run (process {holder}) is writing into {out_dir}; wait for it to finish, "
+                f"or pass a different --out"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+def _display_path(notebook, root):
+    path, root = pathlib.Path(notebook).resolve(), pathlib.Path(root).resolve()
+    return path.relative_to(root) if path.is_relative_to(root) else path
+
+
 def run_all(notebooks, profile, out_dir, root, cell_timeout=1800, log=print):
-    """Run ``notebooks`` one after another, logging a line each; write summary.md / summary.json."""
+    """Run ``notebooks`` one after another, logging a line each; write summary.md / summary.json.
+
+    A notebook that cannot be run (unreadable, no such profile, outside the checkout) is reported
+    by name as failed and the others still run. The summary is rewritten as "running" before the
+    first notebook starts, so an older one never looks current; on Ctrl-C it is written marked
+    "interrupted" (the notebook that was running, and those that never started, say so) and
+    ``KeyboardInterrupt`` propagates. Raises :class:`RunLockedError` while another run writes
+    into ``out_dir``.
+    """
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    results = []
-    if not notebooks:
-        log("Nothing to run: no lab notebooks found (expected lab*/solutions/*_Solution.ipynb).")
-    for number, notebook in enumerate(notebooks, 1):
-        rel = pathlib.Path(notebook).resolve().relative_to(pathlib.Path(root).resolve())
-        log(f"[{number}/{len(notebooks)}] {rel} (profile {profile}) …", end="", flush=True)
-        result = run_notebook(notebook, profile, out_dir, root, cell_timeout)
-        results.append(result)
-        if result.status == "ok":
-            log(f" ok in {result.seconds:.1f} s")
-        else:
-            log(f" FAILED after {result.seconds:.1f} s\n" + _indent(result.error))
-    write_summary(results, profile, out_dir)
+    root = pathlib.Path(root).resolve()
+    with _exclusive(out_dir):
+        results = []
+        write_summary(results, profile, out_dir, state="running")
+        if not notebooks:
+            log("Nothing to run: no lab notebooks found (expected lab*/solutions/*_Solution.ipynb).")
+        for number, notebook in enumerate(notebooks, 1):
+            rel = _display_path(notebook, root)
+            log(f"[{number}/{len(notebooks)}] {rel} (profile {profile}) …", end="", flush=True)
+            start = time.perf_counter()
+            try:
+                if not pathlib.Path(notebook).resolve().is_relative_to(root):
+                    raise ValueError(
+                        f"{rel} is outside the checkout {root}; the runner runs this checkout's "
+                        f"notebooks (copy it in, e.g. under lab1/, or run it from its own checkout)"
+                    )
+                result = run_notebook(notebook, profile, out_dir, root, cell_timeout)
+            except KeyboardInterrupt as exc:
+                seconds = time.perf_counter() - start
+                _, out_path = _out_path(notebook, out_dir, root)
+                where = getattr(exc, "mdl_stopped", f"Interrupted (Ctrl-C) after {seconds:.0f} s, before it started.")
+                results.append(RunResult(str(rel), profile, "interrupted", seconds, str(out_path), error=where))
+                results += [RunResult(str(_display_path(n, root)), profile, "not run", 0.0, "",
+                                      error="not run: the run was interrupted before it") for n in notebooks[number:]]
+                log(f" INTERRUPTED after {seconds:.1f} s")
+                write_summary(results, profile, out_dir, state="interrupted")
+                raise
+            except (ProfileError, ValueError) as exc:  # NotebookFormatError, outside the checkout
+                result = RunResult(str(rel), profile, "failed", time.perf_counter() - start, "", error=str(exc))
+            results.append(result)
+            if result.status == "ok":
+                log(f" ok in {result.seconds:.1f} s")
+            else:
+                log(f" FAILED after {result.seconds:.1f} s\n" + _indent(result.error))
+        write_summary(results, profile, out_dir)
     return results
 
 
@@ -167,10 +362,21 @@ def _indent(text, pad="    "):
     return "\n".join(pad + line for line in text.splitlines())
 
 
-def write_summary(results, profile, out_dir):
-    """Write ``summary.json`` and ``summary.md`` in ``out_dir``; return the markdown text."""
-    import os
+_STATE_LINES = {
+    "running": "**Running** — this run has not finished. If no `mitdeeplearning run` is writing here, "
+               "it was stopped before it could write its summary.",
+    "interrupted": "**Interrupted** (Ctrl-C) — the run was stopped; the notebooks below marked "
+                   "*interrupted* or *not run* have no result.",
+}
 
+
+def write_summary(results, profile, out_dir, state="complete"):
+    """Write ``summary.json`` and ``summary.md`` in ``out_dir``; return the markdown text.
+
+    ``state`` is "complete", "running" (written before the first notebook, replacing any older
+    summary) or "interrupted"; the last two say so at the top of both files. Both are written
+    through a temporary name, so a reader never sees half a summary.
+    """
     machine = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
@@ -179,12 +385,12 @@ def write_summary(results, profile, out_dir):
         "profile": profile,
     }
     out_dir = pathlib.Path(out_dir)
-    (out_dir / "summary.json").write_text(
-        json.dumps({"machine": machine, "results": [dataclasses.asdict(r) for r in results]}, indent=2) + "\n"
-    )
-    lines = [
-        f"# Results ({profile} profile)",
-        "",
+    _write_text(out_dir / "summary.json", json.dumps(
+        {"machine": machine, "state": state, "results": [dataclasses.asdict(r) for r in results]}, indent=2) + "\n")
+    lines = [f"# Results ({profile} profile)", ""]
+    if state in _STATE_LINES:
+        lines += [_STATE_LINES[state], ""]
+    lines += [
         f"{machine['date']} · {machine['cpu_count']} CPU cores · Python {machine['python']} · {machine['platform']}",
         "",
         "| notebook | status | time | headline |",
@@ -193,8 +399,17 @@ def write_summary(results, profile, out_dir):
     for r in results:
         head = r.headline.replace("\n", "<br>") if r.status == "ok" else r.error.splitlines()[0] if r.error else ""
         lines.append(f"| {r.notebook} | {r.status} | {r.seconds:.0f} s | {head} |")
-    if not results:
+    if not results and state == "complete":
         lines.append("| – | nothing to run | – | no lab notebooks yet |")
     text = "\n".join(lines) + "\n"
-    (out_dir / "summary.md").write_text(text)
+    _write_text(out_dir / "summary.md", text)
     return text
+
+
+def _write_text(path, text):
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
