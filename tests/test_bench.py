@@ -9,7 +9,7 @@ import pytest
 
 from mitdeeplearning.util import RESULT_MIME
 from mdl_tools import bench
-from mdl_tools.bench import common, lab1, lab2
+from mdl_tools.bench import common
 
 
 def _numbers(obj):
@@ -55,7 +55,7 @@ def test_quick_run_measures_every_section(quick_run):
     data = quick_run["data"]
     assert data["quick"] is True
     assert set(data["sections"]) == set(bench.SECTIONS)
-    assert {nb for nb, _ in quick_run["seen"]} == {lab1.NOTEBOOK, lab2.NOTEBOOK}
+    assert {nb for nb, _ in quick_run["seen"]} == {bench.SECTIONS["lab1"].NOTEBOOK, bench.SECTIONS["lab2"].NOTEBOOK}
     for name in ("lab1", "lab2", "lab3"):
         section = data["sections"][name]
         assert section["machine"]["cpu_count"] >= 1 and section["machine"]["date"]
@@ -69,7 +69,7 @@ def test_quick_run_measures_every_section(quick_run):
     assert 0 < lab2["mnist"]["cnn"] <= 1 and lab2["mnist"]["train"] > 0
     assert {"cnn", "vae", "dbvae"} <= set(lab2["debias"]["models"])
     lab3 = data["sections"]["lab3"]
-    assert lab3["rl"]["pong"]["best"]["env_steps_per_s"] > lab3["rl"]["pong"]["per_step_predict"] > 0
+    assert lab3["rl"]["throughput"]["best"]["batched"] > lab3["rl"]["throughput"]["per_step_predict"] > 0
     assert lab3["rl"]["cartpole"]["seeds"][0]["episode_rewards"]
 
 
@@ -80,7 +80,7 @@ def test_quick_report_quotes_the_measured_numbers(quick_run):
     assert "Quick run" in text
     for heading in ("## Lab 1", "## Lab 2: MNIST", "## Lab 2: debiasing", "## Lab 3", "## Test suite"):
         assert heading in text
-    assert f"{data['lab3']['rl']['pong']['ratio']:.0f}×" in text
+    assert f"({data['lab3']['rl']['throughput']['best']['batched']:,.0f} with" in text
     assert f"{100 * data['lab2']['mnist']['cnn']:.1f} %" in text
     assert f"{data['lab1']['notebook']['final_loss']:.3f}" in text
     for label in (m["label"] for m in data["lab2"]["debias"]["models"].values()):
