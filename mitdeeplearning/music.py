@@ -83,19 +83,30 @@ class InvalidSongError(ValueError):
 
 
 # CPU seconds that music21 may spend on one step (parsing, merging ties, measuring bars) of a
-# tune of n characters: MUSIC21_TIME_LIMIT_S + MUSIC21_TIME_LIMIT_PER_KB_S * n / 1000. Parsing
-# the 3,068 tunes of O'Neill's and Ryan's collections took a median 0.08 s, at most 1.54 s (963
-# characters) and 1.45 s (the longest, 1,758 characters): at least 2.5 times less. Generated
-# tunes can make music21 build time signatures such as 83/3 or 397/16 (an odd meter, or an
-# overfull bar of tuplets that it re-bars), which takes it minutes; they are stopped and called
-# invalid. CPU time of the thread, not wall time, so that a busy machine does not turn real
-# tunes into invalid ones.
+# tune of n characters: MUSIC21_TIME_LIMIT_S + MUSIC21_TIME_LIMIT_PER_KB_S * kb
+# + MUSIC21_TIME_LIMIT_PER_KB2_S * kb**2, kb = n / 1000. music21's cost grows with the square of
+# the length: one CPU core parsed a valid reel repeated to 16, 64, 125, 250, 500, 1,000 and 2,000
+# bars (0.26 to 27 KB) in 0.02, 0.10, 0.33, 1.08, 3.84, 14.5 and 84 s, i.e. 0.08 to 0.12 s per KB
+# squared, and merging their ties cost as much again; 500 bars taken from the bars of hundreds of
+# real tunes (7.6 KB) took 12.3 s (0.21 s per KB squared); on a loaded machine a 10 KB tune took
+# over 31 s (0.31 s per KB squared), which a limit linear in the length rejected.
+# The quadratic term gives 2.5 times that worst case: 111 s for 10 KB, 811 s for a 3,000-bar
+# (30 KB) tune. Parsing the 3,068 tunes of O'Neill's and Ryan's collections took a median 0.08 s,
+# at most 1.54 s (963 characters), under their limit of 4.6 s. Generated tunes can make music21
+# build time signatures such as 83/3 or 397/16 (an odd meter, or an overfull bar of tuplets that
+# it re-bars), which takes it minutes even when they are short; they are stopped after a few
+# seconds (a 1 KB tune after 4.8 s) and called invalid. CPU time of the thread, not wall time, so
+# that a busy machine does not turn real tunes into invalid ones.
 MUSIC21_TIME_LIMIT_S = 1.0
 MUSIC21_TIME_LIMIT_PER_KB_S = 3.0
+MUSIC21_TIME_LIMIT_PER_KB2_S = 0.8
+#: the slowest rate measured (CPU seconds per KB squared of a valid tune), see above
+MUSIC21_MEASURED_WORST_S_PER_KB2 = 0.31
 
 
 def _music21_time_limit(song):
-    return MUSIC21_TIME_LIMIT_S + MUSIC21_TIME_LIMIT_PER_KB_S * len(song) / 1000
+    kb = len(song) / 1000
+    return MUSIC21_TIME_LIMIT_S + MUSIC21_TIME_LIMIT_PER_KB_S * kb + MUSIC21_TIME_LIMIT_PER_KB2_S * kb * kb
 
 
 class _Music21Timeout(BaseException):
@@ -178,9 +189,9 @@ def _with_time_limit(seconds, what, func):
         thread.join()
     if timed_out:
         raise InvalidSongError(
-            f"music21 used more than {seconds:g} s of CPU time to {what} and was stopped (real tunes "
-            f"take well under a second; odd meters, or overfull bars of tuplets that it has to "
-            f"re-bar, can take it minutes)"
+            f"music21 used more than {seconds:g} s of CPU time to {what} and was stopped (a valid tune "
+            f"of this length needs well under that; odd meters, or overfull bars of tuplets that it "
+            f"has to re-bar, can take it minutes)"
         )
     return result
 
@@ -629,7 +640,7 @@ def song_notes(song):
     else:
         raise InvalidSongError(
             f"a song must be ABC text (str) or a score from parse_song, got {type(song).__name__}"
-            + (": did the function that should make the song return nothing?" if song is None else "")
+            + (" (did the function that should make the song return nothing?)" if song is None else "")
         )
     rows = []
     for element in _sounding_notes(flat):

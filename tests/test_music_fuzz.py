@@ -404,6 +404,7 @@ def test_time_limit_stops_music21_in_any_thread_and_leaves_nothing_behind(monkey
     tune = real_tunes()[0]
     monkeypatch.setattr(music, "MUSIC21_TIME_LIMIT_S", 0.2)
     monkeypatch.setattr(music, "MUSIC21_TIME_LIMIT_PER_KB_S", 0.0)
+    monkeypatch.setattr(music, "MUSIC21_TIME_LIMIT_PER_KB2_S", 0.0)
     threads_before = threading.active_count()
     results = []
     worker = threading.Thread(target=lambda: results.append(lab1.validate_song(BUG_SLOW_PARSE)))
