@@ -45,6 +45,7 @@ class DataFile:
     known_hash: str | None  # "sha256:…" / "md5:…", or None when nobody publishes one
     size: int | None  # bytes, where known; used to reject truncated files without a hash
     description: str
+    deadline_s: float | None = None  # most seconds the whole download may take (None: DEFAULT_DEADLINE_S)
 
 
 REGISTRY = {
@@ -60,6 +61,7 @@ REGISTRY = {
         known_hash=None,
         size=None,
         description="the MIT course's CelebA faces + ImageNet non-faces, 64x64 RGB (about 1.3 GB)",
+        deadline_s=3 * 3600,  # 1.3 GB at 120 kB/s
     ),
 }
 
@@ -213,7 +215,8 @@ class _Downloader:
                         if time.monotonic() - start > self.deadline:
                             raise TimeoutError(
                                 f"the download took longer than its deadline of {self.deadline:g} s "
-                                f"({received} bytes received); the server is too slow or stalled"
+                                f"({received} bytes received): the server is too slow or stalled (fetch(..., deadline=SECONDS) "
+                                f"allows longer)"
                             )
                         out.write(chunk)
                         received += len(chunk)
@@ -258,15 +261,17 @@ def fetch(name_or_url, *, known_hash=None, fname=None, size=None, timeout=60, de
     announced, not an HTML page, ``verify``); a cached copy that fails these checks is replaced by
     a fresh download (offline: reported with the command that removes it).
 
-    ``timeout`` is the most seconds to wait for any data; ``deadline`` (default
-    :data:`DEFAULT_DEADLINE_S`) the most seconds the whole download may take. Raises
+    ``timeout`` is the most seconds to wait for any data; ``deadline`` the most seconds the whole
+    download may take (default: the registry entry's ``deadline_s``, else :data:`DEFAULT_DEADLINE_S`). Raises
     :class:`DataUnavailableError` when offline, on a network or HTTP error, a failed check or a
     timeout; nothing partial is kept.
     """
     import pooch
 
     url, known_hash, relative, size = _resolve(name_or_url, known_hash, fname, size)
-    deadline = DEFAULT_DEADLINE_S if deadline is None else deadline
+    if deadline is None:
+        entry = REGISTRY.get(name_or_url)
+        deadline = entry.deadline_s if entry is not None and entry.deadline_s else DEFAULT_DEADLINE_S
     folder = data_dir()
     target = folder / relative
     name = target.name
