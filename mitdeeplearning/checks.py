@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-__all__ = ["check", "require", "CheckFailed", "attempt", "activation_name", "run_train_steps"]
+__all__ = ["check", "require", "CheckFailed", "attempt", "activation_name", "run_train_steps", "require_descent"]
 
 
 class CheckFailed(AssertionError):
@@ -146,13 +146,17 @@ def run_train_steps(train_step, model, optimizer, x, y, steps, fix, from_logits)
                 f"(take tf.reduce_mean of the per-example losses)")
         values.append(float(arr.reshape(-1)[0]))
     require(all(math.isfinite(v) for v in values), f"the loss is not finite: {values}")
-    require(len(still) < len(trainable),
+    return before, after, values, still, len(trainable)
+
+
+def require_descent(before, after, still, n_trainable, steps):
+    """Every trainable variable moved and the loss the check recomputed fell."""
+    require(len(still) < n_trainable,
             "the weights did not change: take grads = tape.gradient(loss, model.trainable_variables) and apply them "
             "with optimizer.apply_gradients(zip(grads, model.trainable_variables))")
-    require(not still, f"{len(still)} of {len(trainable)} trainable variables did not change ({', '.join(still[:3])}"
+    require(not still, f"{len(still)} of {n_trainable} trainable variables did not change ({', '.join(still[:3])}"
             f"{', ...' if len(still) > 3 else ''}): take the gradients with respect to all of model.trainable_variables "
             f"and apply them to all of them")
     require(after < before, f"the cross-entropy of the model's outputs, recomputed by the check, did not fall over {steps} "
             f"steps on one batch ({before:.4f} → {after:.4f}): descend the loss itself — take tape.gradient(loss, ...) of the "
             f"cross-entropy, not of its negative or of the predictions")
-    return before, after, values

@@ -13,7 +13,7 @@ L = tf.keras.layers
 
 
 def fc(hidden_act="relu", out_act="softmax", units=10):
-    return tf.keras.Sequential([tf.keras.Input((28, 28, 1)), L.Flatten(), L.Dense(32, activation=hidden_act), L.Dense(units, activation=out_act)])
+    return tf.keras.Sequential([tf.keras.Input((28, 28, 1)), L.Flatten(), L.Dense(128, activation=hidden_act), L.Dense(units, activation=out_act)])
 
 
 def cnn(filters=(24, 36), pool=True, out_act="softmax"):
@@ -24,21 +24,21 @@ def cnn(filters=(24, 36), pool=True, out_act="softmax"):
 
 
 def test_check_fc_model(capsys):
-    assert lab2.check_fc_model(fc())
+    assert lab2.check_fc_model(fc()) is None
     assert capsys.readouterr().out.startswith("✔")
     with pytest.raises(AssertionError, match="softmax"):
         lab2.check_fc_model(fc(out_act=None))
     with pytest.raises(AssertionError, match="relu"):
         lab2.check_fc_model(fc(hidden_act="sigmoid"))
-    with pytest.raises(AssertionError, match="10 units"):
+    with pytest.raises(AssertionError, match="needs 10"):
         lab2.check_fc_model(fc(units=5))
 
 
 def test_check_cnn_model():
-    assert lab2.check_cnn_model(cnn())
-    with pytest.raises(AssertionError, match="24 and 36"):
+    assert lab2.check_cnn_model(cnn()) is None
+    with pytest.raises(AssertionError, match="swapped"):
         lab2.check_cnn_model(cnn(filters=(36, 24)))
-    with pytest.raises(AssertionError, match="expected layers"):
+    with pytest.raises(AssertionError, match="MaxPool2D"):
         lab2.check_cnn_model(cnn(pool=False))
     with pytest.raises(AssertionError, match="softmax"):
         lab2.check_cnn_model(cnn(out_act=None))
@@ -52,11 +52,11 @@ def test_check_compiled():
     with pytest.raises(AssertionError, match="sparse_categorical_crossentropy"):
         lab2.check_compiled(model)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    assert lab2.check_compiled(model)
+    assert lab2.check_compiled(model) is None
 
 
 def test_check_accuracy():
-    assert lab2.check_accuracy(0.97)
+    assert lab2.check_accuracy(0.97) is None
     with pytest.raises(AssertionError, match="did you pass the loss"):
         lab2.check_accuracy(2.3)
     with pytest.raises(AssertionError, match="chance"):
@@ -65,13 +65,13 @@ def test_check_accuracy():
 
 def test_check_predictions():
     p = np.random.default_rng(0).random((20, 10))
-    assert lab2.check_predictions(p, np.argmax(p, axis=1))
+    assert lab2.check_predictions(p, np.argmax(p, axis=1)) is None
     with pytest.raises(AssertionError, match="axis=1"):
         lab2.check_predictions(p, np.argmax(p, axis=0))
     with pytest.raises(AssertionError, match="integers"):
         lab2.check_predictions(p, np.argmax(p, axis=1).astype(float))
     with pytest.raises(AssertionError, match="differ"):
-        lab2.check_predictions(p, np.argmin(p, axis=1))
+        lab2.check_predictions(p, (np.argmax(p, axis=1) + 1) % 10)
 
 
 def test_check_train_step():
@@ -90,13 +90,13 @@ def test_check_train_step():
     def no_update(images, labels):
         return tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, model(images)))
 
-    assert lab2.check_train_step(good, x, y)
+    assert lab2.check_train_step(good, x, y) is None
     with pytest.raises(AssertionError, match="did not go down"):
         lab2.check_train_step(no_update, x, y)
 
 
 def test_check_vae_loss(debiasing_code):
-    assert lab2.check_vae_loss(debiasing_code.vae_loss_function)
+    assert lab2.check_vae_loss(debiasing_code.vae_loss_function) is None
 
     def log_sigma(x, xr, m, lv, kl_weight=0.0005):
         kl = 0.5 * tf.reduce_sum(tf.exp(2 * lv) + m**2 - 1 - 2 * lv, axis=1)
@@ -118,7 +118,7 @@ def test_check_vae_loss(debiasing_code):
 
 
 def test_check_sampling(debiasing_code):
-    assert lab2.check_sampling(debiasing_code.sampling)
+    assert lab2.check_sampling(debiasing_code.sampling) is None
     with pytest.raises(AssertionError, match="σ⁴"):
         lab2.check_sampling(lambda m, lv: m + tf.exp(lv) * tf.random.normal(tf.shape(m)))
     with pytest.raises(AssertionError, match="N\\(0, 1\\)"):
@@ -128,7 +128,7 @@ def test_check_sampling(debiasing_code):
 
 
 def test_check_debiasing_loss(debiasing_code):
-    assert lab2.check_debiasing_loss(debiasing_code.debiasing_loss_function)
+    assert lab2.check_debiasing_loss(debiasing_code.debiasing_loss_function) is None
 
     def vae_for_all(x, xp, y, yl, m, lv, kl_weight=0.0005):
         vae = debiasing_code.vae_loss_function(x, xp, m, lv, kl_weight)
@@ -143,17 +143,17 @@ def test_check_debiasing_loss(debiasing_code):
         total, ce = debiasing_code.debiasing_loss_function(x, xp, y, yl, m, lv, kl_weight)
         return total * 4, ce
 
-    with pytest.raises(AssertionError, match="non-face's reconstruction changed"):
+    with pytest.raises(AssertionError, match="non-faces too"):
         lab2.check_debiasing_loss(vae_for_all)
-    with pytest.raises(AssertionError, match="face's reconstruction does not affect"):
+    with pytest.raises(AssertionError, match="VAE term is missing"):
         lab2.check_debiasing_loss(no_vae)
-    with pytest.raises(AssertionError, match="mean over the batch"):
+    with pytest.raises(AssertionError, match="batch mean"):
         lab2.check_debiasing_loss(sum_not_mean)
 
 
 def test_check_dbvae(debiasing_code):
     model = debiasing_code.DB_VAE(4)
-    assert lab2.check_dbvae(model)
+    assert lab2.check_dbvae(model) is None
 
     class MeanOnly(debiasing_code.DB_VAE):
         def call(self, x, training=False):
@@ -172,18 +172,18 @@ def test_check_dbvae(debiasing_code):
 
 
 def test_check_sample_probabilities(debiasing_code):
-    assert lab2.check_sample_probabilities(debiasing_code.get_training_sample_probabilities)
+    assert lab2.check_sample_probabilities(debiasing_code.get_training_sample_probabilities) is None
     with pytest.raises(AssertionError, match="sum to 1"):
-        lab2.check_sample_probabilities(lambda mu: np.ones(len(mu)))
-    with pytest.raises(AssertionError, match="rare latent values"):
-        lab2.check_sample_probabilities(lambda mu: np.ones(len(mu)) / len(mu))
+        lab2.check_sample_probabilities(lambda mu, bins=10, smoothing_fac=0.001: np.ones(len(mu)))
+    with pytest.raises(AssertionError, match="differ from the histogram weights"):
+        lab2.check_sample_probabilities(lambda mu, bins=10, smoothing_fac=0.001: np.ones(len(mu)) / len(mu))
     with pytest.raises(AssertionError, match="one probability per face"):
-        lab2.check_sample_probabilities(lambda mu: np.ones(mu.shape) / mu.size)
+        lab2.check_sample_probabilities(lambda mu, bins=10, smoothing_fac=0.001: np.ones(mu.shape) / mu.size)
 
 
 def test_check_dbvae_training():
     p = np.ones(10) / 10
-    assert lab2.check_dbvae_training([3.0, 2.5, 2.0, 1.5, 1.0], [(2, p)], 10)
+    assert lab2.check_dbvae_training([3.0, 2.5, 2.0, 1.5, 1.0], [(2, p)], 10) is None
     with pytest.raises(AssertionError, match="did not fall"):
         lab2.check_dbvae_training([1.0, 2.0, 3.0, 4.0, 5.0], [(2, p)], 10)
     with pytest.raises(AssertionError, match="never recomputed"):
