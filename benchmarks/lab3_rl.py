@@ -44,11 +44,16 @@ class _OutOfTime(Exception):
     pass
 
 
+def _seed_list(seeds):
+    """``5`` -> seeds 0..4; ``[1, 3]`` -> those seeds."""
+    return list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+
+
 def cartpole(seeds, max_seconds):
     import keras
 
     runs = []
-    for seed in range(seeds):
+    for seed in _seed_list(seeds):
         lab = load_lab(seed=seed)
         keras.utils.set_random_seed(seed)
         model = lab.create_cartpole_model()
@@ -78,14 +83,20 @@ def cartpole(seeds, max_seconds):
     return {"seeds": runs, "max_seconds": max_seconds, "settings": settings}
 
 
-def pong(seeds, agent_steps=None):
+def _finite_rows(rows, key):
+    """Record rows from the first finished game on (before it there is no score to report)."""
+    return [r for r in rows if np.isfinite(r[key])]
+
+
+def pong(seeds, agent_steps=None, num_games=None):
     import keras
 
     import mitdeeplearning as mdl
 
     runs = []
-    for seed in range(seeds):
-        lab = load_lab(seed=seed, **({"pong_agent_steps": agent_steps} if agent_steps else {}))
+    for seed in _seed_list(seeds):
+        overrides = {"pong_agent_steps": agent_steps, "pong_num_games": num_games}
+        lab = load_lab(seed=seed, **{k: v for k, v in overrides.items() if v})
         keras.utils.set_random_seed(seed)
         model = lab.create_pong_model()
         optimizer = keras.optimizers.Adam(lab.pong_learning_rate)
@@ -103,19 +114,19 @@ def pong(seeds, agent_steps=None):
                "games": len(finished["won"]),
                "points_won": float(np.mean(finished["won"][-100:])),
                "score": float(np.mean(finished["score"][-100:])),
-               "curve": [[r["agent_steps"], r["seconds"], r["points_won"]] for r in rows[::10]]}
+               "curve": [[r["agent_steps"], r["seconds"], r["points_won"]] for r in _finite_rows(rows, "points_won")[::10]]}
         print(f"pong seed {seed}: {run['agent_steps']:,} agent steps in {run['seconds']:.0f} s "
               f"({run['agent_steps'] / run['seconds']:.0f} steps/s with learning); last 100 games: "
               f"{run['points_won']:.2f} points won per game, score {run['score']:+.2f}", flush=True)
         runs.append(run)
     won = np.array([r["points_won"] for r in runs])
-    se = won.std(ddof=1) / np.sqrt(len(won)) if len(won) > 1 else float("nan")
+    se = float(won.std(ddof=1) / np.sqrt(len(won))) if len(won) > 1 else None  # no spread from one seed
     print(f"PONG default budget ({lab.pong_agent_steps:,} agent steps, {lab.pong_num_games} games): "
-          f"{won.mean():.2f} ± {se:.2f} (SE) points won per game over {len(runs)} seeds; target >= 3: "
+          f"{won.mean():.2f}{f' ± {se:.2f} (SE)' if se is not None else ''} points won per game over {len(runs)} seeds; target >= 3: "
           f"{'met' if won.mean() >= 3 else 'NOT met'}", flush=True)
     settings = {k: getattr(lab, k) for k in ("pong_num_games", "pong_agent_steps", "pong_batch_steps",
                                             "pong_learning_rate", "pong_entropy_bonus", "pong_gamma")}
-    return {"seeds": runs, "points_won_mean": float(won.mean()), "points_won_se": float(se), "settings": settings}
+    return {"seeds": runs, "points_won_mean": float(won.mean()), "points_won_se": se, "settings": settings}
 
 
 def agent(num_games, max_steps=None):
@@ -127,12 +138,13 @@ def agent(num_games, max_steps=None):
         start = time.perf_counter()
         scores = mdl.lab3.evaluate_pong(model, num_games=num_games, seed=0, greedy=greedy, max_steps=max_steps)
         result[mode] = {"scores": scores.tolist(), "mean": float(scores.mean()),
-                        "se": float(scores.std(ddof=1) / np.sqrt(len(scores))) if len(scores) > 1 else float("nan"),
+                        "se": float(scores.std(ddof=1) / np.sqrt(len(scores))) if len(scores) > 1 else None,
                         "won": int((scores > 0).sum()), "seconds": time.perf_counter() - start}
         print(f"shipped agent, {mode} actions, {num_games} games: mean {scores.mean():+.2f}, "
               f"won {int((scores > 0).sum())}/{num_games}, scores {scores.tolist()}", flush=True)
     csv = mdl.lab3.PRETRAINED_PONG.with_suffix(".csv")
-    result["record"] = mdl.lab3.TrainingRecord(csv).rows() if csv.is_file() else []
+    rows = _finite_rows(mdl.lab3.TrainingRecord(csv).rows(), "score") if csv.is_file() else []
+    result["record"] = [{k: r[k] for k in ("agent_steps", "seconds", "games", "score", "points_won")} for r in rows]
     if result["record"]:
         last = result["record"][-1]
         print(f"its training: {int(last['agent_steps']):,} agent steps in {last['seconds'] / 60:.0f} min", flush=True)
@@ -191,7 +203,9 @@ def run(quick=False, seeds=None, parts=PARTS):
     if "cartpole" in parts:
         result["cartpole"] = cartpole(seeds or (1 if quick else 5), max_seconds=20 if quick else 240)
     if "pong" in parts:
-        result["pong"] = pong(seeds or (1 if quick else 5), agent_steps=3000 if quick else None)
+        # quick: 2 games for 2,400 steps, so that a few games finish and have a score
+        result["pong"] = pong(seeds or (1 if quick else 5), agent_steps=2400 if quick else None,
+                              num_games=2 if quick else None)
     if "agent" in parts:
         result["agent"] = agent(2 if quick else 20, max_steps=200 if quick else None)
     if "throughput" in parts:
@@ -202,7 +216,8 @@ def run(quick=False, seeds=None, parts=PARTS):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny budgets, to test the code")
-    parser.add_argument("--seeds", type=int, default=None, help="seeds for cartpole and pong (default 5, quick 1)")
+    parser.add_argument("--seeds", default=None,
+                        help="seeds for cartpole and pong: a count (default 5, quick 1) or a list such as 1,3")
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
     parser.add_argument("--json", type=pathlib.Path, default=None, help="also write the results here")
     args = parser.parse_args()
@@ -210,7 +225,10 @@ def main():
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:
         parser.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
-    result = run(quick=args.quick, seeds=args.seeds, parts=parts)
+    seeds = None
+    if args.seeds:
+        seeds = [int(x) for x in args.seeds.split(",") if x] if "," in args.seeds else int(args.seeds)
+    result = run(quick=args.quick, seeds=seeds, parts=parts)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1) + "\n")

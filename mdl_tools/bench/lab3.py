@@ -14,7 +14,7 @@ def measure(quick, work_dir, figures, log=print):
 
 
 def _pm(mean, se):
-    return f"{mean:.2f} ± {se:.2f}" if np.isfinite(se) else f"{mean:.2f}"
+    return f"{mean:.2f}" if se is None else f"{mean:.2f} ± {se:.2f}"
 
 
 def render(s, fig):
