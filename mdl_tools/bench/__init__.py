@@ -51,8 +51,32 @@ def bench_extra_profile(profile, work_dir, log=print):
     return rows
 
 
-def render(data, figures_rel):
-    """The markdown report for ``data`` (the content of benchmarks.json)."""
+#: Section name -> how its blocks of the report begin (lab 2 has two).
+HEADINGS = {"lab1": "## Lab 1", "lab2": "## Lab 2", "lab3": "## Lab 3", "tests": "## Test suite"}
+
+
+def report_blocks(report_text, name):
+    """The lines of ``name``'s blocks in an existing report: from each of its headings to the next one."""
+    lines, keep, out = report_text.splitlines(), False, []
+    for line in lines:
+        if line.startswith("## "):
+            keep = line.startswith(HEADINGS[name])
+            if keep:
+                out.append("")
+        if keep:
+            out.append(line)
+    while out and not out[-1].strip():
+        out.pop()
+    return out
+
+
+def render(data, figures_rel, previous_report=None):
+    """The markdown report for ``data`` (the content of benchmarks.json).
+
+    A section that ``data`` lacks (``--only`` on a checkout without results/benchmarks.json) is
+    copied from ``previous_report``, the committed report, as it stands: its own stamp still says
+    when and on what it was measured.
+    """
     sections = data["sections"]
     lines = [
         "# Results",
@@ -67,6 +91,8 @@ def render(data, figures_rel):
     for name, module in SECTIONS.items():
         if name in sections:
             lines += module.render(sections[name], figures_rel)
+        elif previous_report:
+            lines += report_blocks(previous_report, name)
     if data.get("extra_profile"):
         extra = data["extra_profile"]
         lines += ["", f"## `{extra['profile']}` profile (separate column, {common.hardware_line(extra['machine'])})", "",
@@ -125,6 +151,7 @@ def main(quick=False, only=None, out=None, extra_profile=None, log=print):
         data["extra_profile"] = {"profile": extra_profile, "machine": machine,
                                  "notebooks": bench_extra_profile(extra_profile, work_dir, log)}
         common.save_json(json_path, data)
-    report_path.write_text(render(data, os.path.relpath(figures, report_path.parent)))
+    previous = report_path.read_text() if report_path.is_file() else None
+    report_path.write_text(render(data, os.path.relpath(figures, report_path.parent), previous))
     log(f"wrote {json_path}, {report_path} and figures in {figures}")
     return report_path
