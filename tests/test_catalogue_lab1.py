@@ -134,6 +134,15 @@ def test_kept_name_compares_with_the_layers_own_weights():
         lab1.test_custom_dense_layer_output(layer.call(X_INPUT), layer=layer, x=X_INPUT)
 
 
+def test_kept_name_finds_the_notebooks_layer_and_input():
+    # the 2020/21 notebook calls test_custom_dense_layer_output(y) with `layer` and `x_input` defined
+    notebook = {"tf": tf, "lab1": lab1, "OurDenseLayer": OurDenseLayer}
+    exec("layer = OurDenseLayer(3, lambda s, x: tf.math.sigmoid(tf.matmul(x, s.W)))\nlayer.build((1, 2))\n"
+         "x_input = tf.constant([[1.0, 2.0]])\ny = layer.call(x_input)\n", notebook)
+    with pytest.raises(AssertionError, match="ignores the bias"):
+        exec("lab1.test_custom_dense_layer_output(y)", notebook)
+
+
 # --- TODO 1.5: a Sequential model with one Dense(n_output_nodes)
 N = 3
 
