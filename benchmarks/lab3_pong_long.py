@@ -10,10 +10,12 @@ training record (pong_record.csv: agent steps, wall seconds, score and points wo
 the record continues. A run is pinned to the cores given by --cores (default: all), with one
 TensorFlow thread per core and that many emulator threads, so that it can be kept off the cores
 that other measurements use. --export saves the newest checkpoint as the package's shipped agent
-(mitdeeplearning/assets/pong_agent.keras) with its record (pong_agent.csv).
+(mitdeeplearning/assets/pong_agent.weights.h5, its layers in pong_agent.json) with its record
+(pong_agent.csv).
 """
 
 import argparse
+import json
 import os
 import pathlib
 import sys
@@ -43,6 +45,7 @@ def main():
     from mdl_tools import notebook_code
 
     import mitdeeplearning as mdl
+    from mitdeeplearning.rl import describe_layers
 
     lab = notebook_code.load(NOTEBOOK, parameters={"pong_agent_steps": args.agent_steps})
     checkpoint_dir = args.out / "pong_checkpoints"
@@ -56,15 +59,16 @@ def main():
         if latest is None:
             raise SystemExit(f"no checkpoint in {checkpoint_dir} to export")
         ASSETS.mkdir(exist_ok=True)
-        model.save(ASSETS / "pong_agent.keras")
+        model.save_weights(mdl.lab3.PRETRAINED_PONG)
+        mdl.lab3.PRETRAINED_PONG_LAYERS.write_text(json.dumps(describe_layers(model), indent=1) + "\n")
         rows = [r for r in record.rows() if r["agent_steps"] <= latest_steps]
-        with open(ASSETS / "pong_agent.csv", "w") as fh:
+        with open(mdl.lab3.PRETRAINED_PONG_RECORD, "w") as fh:
             fh.write("agent_steps,seconds,games,score,points_won,loss\n")
             for r in rows:
                 fh.write(f"{int(r['agent_steps'])},{r['seconds']:.1f},{int(r['games'])},{r['score']:.3f},"
                          f"{r['points_won']:.3f},{r['loss']:.5f}\n")
-        print(f"shipped {latest.name} as {ASSETS / 'pong_agent.keras'} "
-              f"({(ASSETS / 'pong_agent.keras').stat().st_size / 1e3:.0f} kB) with {len(rows)} record rows")
+        print(f"shipped {latest.name} as {mdl.lab3.PRETRAINED_PONG} "
+              f"({mdl.lab3.PRETRAINED_PONG.stat().st_size / 1e3:.0f} kB) with {len(rows)} record rows")
         return
     optimizer = tf.keras.optimizers.Adam(lab.pong_learning_rate)
     optimizer.build(model.trainable_variables)

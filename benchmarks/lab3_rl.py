@@ -142,7 +142,7 @@ def agent(num_games, max_steps=None):
                         "won": int((scores > 0).sum()), "seconds": time.perf_counter() - start}
         print(f"shipped agent, {mode} actions, {num_games} games: mean {scores.mean():+.2f}, "
               f"won {int((scores > 0).sum())}/{num_games}, scores {scores.tolist()}", flush=True)
-    csv = mdl.lab3.PRETRAINED_PONG.with_suffix(".csv")
+    csv = mdl.lab3.PRETRAINED_PONG_RECORD
     rows = _finite_rows(mdl.lab3.TrainingRecord(csv).rows(), "score") if csv.is_file() else []
     result["record"] = [{k: r[k] for k in ("agent_steps", "seconds", "games", "score", "points_won")} for r in rows]
     if result["record"]:

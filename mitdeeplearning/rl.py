@@ -692,7 +692,35 @@ class TrainingRecord:
 # --------------------------------------------------------------------------------------------
 # Evaluation and the shipped agent
 # --------------------------------------------------------------------------------------------
-PRETRAINED_PONG = Path(__file__).with_name("assets") / "pong_agent.keras"
+PRETRAINED_PONG = Path(__file__).with_name("assets") / "pong_agent.weights.h5"
+# The shipped agent's layers as plain data (what `benchmarks/lab3_pong_long.py --export` wrote):
+# read by load_pretrained_pong, so that any Keras 3 release rebuilds the model (a saved .keras
+# model carries its Keras version's configuration format, which older releases refuse).
+PRETRAINED_PONG_LAYERS = PRETRAINED_PONG.with_name("pong_agent.json")
+PRETRAINED_PONG_RECORD = PRETRAINED_PONG.with_name("pong_agent.csv")  # its training record
+LAYER_SETTINGS = ("filters", "kernel_size", "strides", "padding", "units", "activation")
+
+
+def describe_layers(model):
+    """The model's layers as JSON-friendly data: input shape, then class name and settings per layer."""
+    layers = []
+    for layer in model.layers:
+        config = layer.get_config()
+        entry = {"class": type(layer).__name__}
+        entry.update({k: config[k] for k in LAYER_SETTINGS if k in config})
+        layers.append(entry)
+    return {"input_shape": list(model.input_shape[1:]), "layers": layers}
+
+
+def build_from_description(description):
+    """A Keras Sequential model built from ``describe_layers``'s data."""
+    import keras
+
+    layers = [keras.Input(tuple(description["input_shape"]))]
+    for entry in description["layers"]:
+        settings = {k: v for k, v in entry.items() if k != "class"}
+        layers.append(getattr(keras.layers, entry["class"])(**settings))
+    return keras.Sequential(layers)
 
 
 def evaluate_pong(model, num_games=20, seed=0, greedy=False, max_steps=None, num_threads=2):
@@ -736,31 +764,31 @@ def evaluate_pong(model, num_games=20, seed=0, greedy=False, max_steps=None, num
 def load_pretrained_pong(into=None):
     """The Pong agent trained for this course and shipped with the package (a Keras model).
 
-    Without arguments: the saved model itself (the lab's CNN: Conv2D(16, 8, s4) -> Conv2D(32, 4,
-    s2) -> Dense(64) -> Dense(6) logits, on 80x80x1 frame differences). With ``into=model``:
-    copies those weights into your own model of the same architecture (e.g. your
-    ``create_pong_model()``) and returns it; a different architecture is an error that says
-    which layer differs. ``mitdeeplearning/assets/pong_agent.csv`` is its training record.
+    Without arguments: the lab's CNN (Conv2D(16, 8, s4) -> Conv2D(32, 4, s2) -> Dense(64) ->
+    Dense(6) logits, on 80x80x1 frame differences) with the shipped weights. With
+    ``into=model``: copies those weights into your own model of the same architecture (e.g. your
+    ``create_pong_model()``) and returns it; a different architecture is an error that says how
+    the weights differ. ``mitdeeplearning/assets/pong_agent.csv`` is its training record.
     """
-    import keras
+    import json
 
-    if not PRETRAINED_PONG.is_file():
-        raise FileNotFoundError(
-            f"the shipped Pong agent is missing ({PRETRAINED_PONG}); reinstall the package "
-            f"(pip install --force-reinstall) or train one in lab 3"
-        )
-    trained = keras.saving.load_model(PRETRAINED_PONG, compile=False)
+    for path in (PRETRAINED_PONG, PRETRAINED_PONG_LAYERS):
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"the shipped Pong agent is missing ({path}); reinstall the package "
+                f"(pip install --force-reinstall) or train one in lab 3"
+            )
+    trained = build_from_description(json.loads(PRETRAINED_PONG_LAYERS.read_text()))
+    trained.load_weights(PRETRAINED_PONG)
     if into is None:
         return trained
-    mine = [w for w in into.weights]
-    theirs = trained.weights
+    mine, theirs = into.weights, trained.weights
     if len(mine) != len(theirs) or any(tuple(a.shape) != tuple(b.shape) for a, b in zip(mine, theirs)):
-        mine_shapes = [tuple(w.shape) for w in mine]
-        theirs_shapes = [tuple(w.shape) for w in theirs]
         raise ValueError(
             "your model's weights do not match the shipped agent's: yours "
-            f"{mine_shapes}, the agent's {theirs_shapes}. Build the architecture of TODO 9 exactly "
-            "(Conv2D(16, 8, strides=4), Conv2D(32, 4, strides=2), Flatten, Dense(64), Dense(n_actions))"
+            f"{[tuple(w.shape) for w in mine]}, the agent's {[tuple(w.shape) for w in theirs]}. Build the "
+            "architecture of TODO 9 exactly (Conv2D(16, 8, strides=4), Conv2D(32, 4, strides=2), Flatten, "
+            "Dense(64), Dense(n_actions))"
         )
     into.set_weights(trained.get_weights())
     return into

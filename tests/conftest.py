@@ -5,6 +5,16 @@ import time
 import pytest
 
 
+def pytest_configure(config):
+    # The lab 3 notebook's setup cell (which tests load with mdl_tools.notebook_code) sets one
+    # intra-op thread, and TensorFlow refuses that change once it has run an operation. Setting it
+    # here, before any test runs TensorFlow, keeps every test's TensorFlow the same, whatever the
+    # order of the tests.
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     """Serves the files in ``server.files``; paths under /truncated/ and /slow/ misbehave on purpose."""
 

@@ -56,7 +56,7 @@ def test_shipped_weights_refuse_another_architecture():
 
 
 def test_shipped_record_is_a_training_curve():
-    rows = mdl.lab3.TrainingRecord(mdl.lab3.PRETRAINED_PONG.with_suffix(".csv")).rows()
+    rows = mdl.lab3.TrainingRecord(mdl.lab3.PRETRAINED_PONG_RECORD).rows()
     assert len(rows) > 10
     steps = [r["agent_steps"] for r in rows]
     seconds = [r["seconds"] for r in rows]
