@@ -147,9 +147,12 @@ def display_model(model, **kwargs):
         print(f"({' and '.join(missing)} not installed, so here is the model's text summary instead of a picture)")
         model.summary()
         return model
+    import tempfile
+
     import keras
 
-    return keras.utils.plot_model(model, to_file="/tmp/mdl_model.png", show_shapes=True, **kwargs)
+    with tempfile.TemporaryDirectory(prefix="mdl_model_") as folder:  # the picture is read into memory
+        return keras.utils.plot_model(model, to_file=f"{folder}/model.png", show_shapes=True, **kwargs)
 
 
 def plot_sample(x, y, vae, index=None):
