@@ -51,7 +51,8 @@ def render(s, fig):
         lines.append(f"| {r['seed']} | {r['points_won']:.2f} | {r['score']:+.2f} | {r['seconds']:.0f} "
                      f"| {r['agent_steps'] / r['seconds']:,.0f} |")
     lines += ["", f"Mean points won per game: **{_pm(pong['points_won_mean'], pong['points_won_se'])}** "
-              f"(target ≥ 3: **{'met' if pong['points_won_mean'] >= 3 else 'not met'}**).", ""]
+              f"(target ≥ 3: **{'met' if pong['points_won_mean'] >= 3 else 'not met'}**)."
+              + (f" Times: {rl['pong_note']}." if rl.get("pong_note") else ""), ""]
     record = agent["record"]
     if record:
         last = record[-1]
