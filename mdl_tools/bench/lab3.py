@@ -115,8 +115,9 @@ def draw_pong_learning(rl, path):
         axes[1].set_ylim(-21, 21)
         top = axes[1].secondary_xaxis("top", functions=(lambda x: np.interp(x, steps, minutes),
                                                         lambda m: np.interp(m, minutes, steps)))
+        top.set_xticks(list(range(0, int(minutes[-1]) + 1, 10)))
         top.set_xlabel("minutes of training (one CPU core)", fontsize=8)
-        axes[1].set_title("the shipped agent's training", fontsize=9)
+        axes[1].set_title("the shipped agent's training", fontsize=9, pad=32)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
