@@ -123,7 +123,7 @@ def _describe_failure(exc):
 
 
 def _kernel_process_groups():
-    """Process groups of this process's kernels: children that lead their own session, as
+    """Process groups of this process's kernels: children that lead their own process group (setsid), as
     jupyter_client starts them (so that a Ctrl-C in the terminal does not reach them)."""
     import psutil
 

@@ -72,7 +72,7 @@ _SMOKE_RUNS = {}
 
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
-    """Execute a checkout notebook once per session in the smoke profile; returns its RunResult.
+    """Execute a checkout notebook once per test run in the smoke profile; returns its RunResult.
 
     Usage: ``result = smoke_run("lab1/solutions/Part1_TensorFlow_Solution.ipynb")``; the executed
     copy is at ``result.output``. Several tests can inspect one run without paying for it twice.

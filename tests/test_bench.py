@@ -26,7 +26,7 @@ def _numbers(obj):
 def quick_run(tmp_path_factory, smoke_run):
     """One `bench --quick` into a temporary folder.
 
-    The two notebooks it quotes come from the session's smoke runs (tests/test_notebooks.py runs
+    The two notebooks it quotes come from this test run's smoke runs (tests/test_notebooks.py runs
     them anyway); everything else — benchmarks in subprocesses, parsing, figures, the report — is
     the real code.
     """

@@ -4,7 +4,6 @@ The code under test is the solution notebook's own (its ``reference`` cells, loa
 mdl_tools.notebook_code), so these tests fail when the notebook's code breaks.
 """
 
-import os
 import pathlib
 
 import numpy as np
@@ -12,6 +11,7 @@ import pytest
 
 import mitdeeplearning as mdl
 from mdl_tools import notebook_code
+from test_rl import child_pids
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "lab3" / "solutions" / "RL_Solution.ipynb"
@@ -20,20 +20,6 @@ NOTEBOOK = ROOT / "lab3" / "solutions" / "RL_Solution.ipynb"
 @pytest.fixture(scope="module")
 def lab():
     return notebook_code.load(NOTEBOOK, parameters={"pong_num_games": 2, "pong_batch_steps": 256})
-
-
-def child_pids():
-    me, children = os.getpid(), []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
-            except OSError:  # the process ended while we looked
-                continue
-            if int(fields[1]) == me and fields[0] != "Z":
-                children.append(int(entry))
-    return children
 
 
 def test_shipped_weights_load_into_the_notebooks_architecture(lab):
