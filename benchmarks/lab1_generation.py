@@ -2,38 +2,41 @@
 
     .venv/bin/python benchmarks/lab1_generation.py [--quick] [--units 256]
 
-Generation is measured three ways for the same untrained Embedding -> LSTM -> Dense model
-(generation speed does not depend on the weights' values):
+It measures the solution notebook's own code: the cells of
+``lab1/solutions/Part2_Music_Generation_Solution.ipynb`` tagged ``reference`` (data, ``build_model``,
+``compute_loss``, ``train_step``, ``sample_next``, ``generation_step``), loaded with
+``mdl_tools.notebook_code`` and the notebook's parameters cell, with ``rnn_units`` overridden per
+width. Training is the notebook's ``train_step`` on one batch of its data, compiled (as the notebook
+runs it) and eagerly (its ``python_function``). Generation is measured three ways for the notebook's
+untrained model (generation speed does not depend on the weights' values):
 
-* ``model.predict`` on a stateful copy, one character per call (what the 2020/21 lab did);
-* the stateful copy called eagerly, ``model(x)``;
-* one ``tf.function`` step of the LSTM cell with an explicit state (what the notebook does), for
-  1 stream and for several streams in parallel.
+* ``model.predict`` on a stateful clone of the model, one character per call (what the 2020/21 lab did);
+* the stateful clone called eagerly, ``model(x)``;
+* the notebook's ``generation_step``: one ``tf.function`` step of the LSTM cell with an explicit
+  state, for 1 stream and for several streams in parallel.
 
 Its numbers are timings: run it on an otherwise idle machine, or they come out inflated.
 """
 
 import argparse
 import os
+import pathlib
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TQDM_DISABLE", "1")  # the notebook's progress bars
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-VOCAB = 83  # about the size of the cleaned O'Neill vocabulary
-EMBEDDING = 128  # the notebook's default embedding_dim
+NOTEBOOK = pathlib.Path(__file__).resolve().parents[1] / "lab1" / "solutions" / "Part2_Music_Generation_Solution.ipynb"
 
 
-def build(vocab, emb, units, batch_shape=None, stateful=False):
-    inp = tf.keras.Input(batch_shape=batch_shape, dtype="int32") if batch_shape else tf.keras.Input(shape=(None,), dtype="int32")
-    return tf.keras.Sequential([
-        inp,
-        tf.keras.layers.Embedding(vocab, emb),
-        tf.keras.layers.LSTM(units, return_sequences=True, stateful=stateful),
-        tf.keras.layers.Dense(vocab),
-    ])
+def load_notebook(units):
+    """The notebook's reference cells as a module, with an LSTM ``units`` wide (model built, checks run)."""
+    from mdl_tools import notebook_code
+
+    return notebook_code.load(NOTEBOOK, parameters={"rnn_units": units})
 
 
 def timed(fn, n):
@@ -44,32 +47,34 @@ def timed(fn, n):
     return (time.perf_counter() - start) / n
 
 
-def bench_training(units, emb, batch, seq, steps):
-    model = build(VOCAB, emb, units)
-    opt = tf.keras.optimizers.Adam(1e-3, global_clipnorm=5.0)
-    x = np.random.randint(0, VOCAB, (batch, seq))
-    y = np.random.randint(0, VOCAB, (batch, seq))
-
-    def step_fn(x, y):
-        with tf.GradientTape() as tape:
-            logits = model(x, training=True)
-            loss = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
-        grads = tape.gradient(loss, model.trainable_variables)
-        opt.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
-
-    compiled = tf.function(step_fn)
-    t_fn = timed(lambda: compiled(x, y), steps)
-    t_eager = timed(lambda: step_fn(x, y), max(2, steps // 5))
+def bench_training(nb, steps):
+    units, batch, seq = nb.rnn_units, nb.batch_size, nb.seq_length
+    x, y = nb.get_batch(nb.vectorized_songs, seq, batch)
+    t_fn = timed(lambda: nb.train_step(x, y), steps)
+    t_eager = timed(lambda: nb.train_step.python_function(x, y), max(2, steps // 5))
     print(f"train  LSTM {units:4d}, batch {batch}, seq {seq}: tf.function {t_fn:.3f} s/step, eager {t_eager:.3f} s/step ({t_eager / t_fn:.1f}x)")
     return {"units": units, "batch": batch, "seq_length": seq, "tf_function_s_per_step": t_fn, "eager_s_per_step": t_eager}
 
 
-def bench_generation(units, emb, chars, streams_list):
-    model = build(VOCAB, emb, units)
-    model(np.zeros((1, 1), np.int32))
-    stateful = build(VOCAB, emb, units, batch_shape=(1, 1), stateful=True)
-    stateful.set_weights(model.get_weights())
+def stateful_clone(model):
+    """A copy of ``model`` for one stream, one character per call, whose LSTM keeps its state between calls."""
+    import keras
+
+    def clone(layer):
+        config = layer.get_config()
+        if isinstance(layer, keras.layers.LSTM):
+            config["stateful"] = True
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(model, input_tensors=keras.Input(batch_shape=(1, 1), dtype="int32"),
+                                    clone_function=clone)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def bench_generation(nb, chars, streams_list):
+    units = nb.rnn_units
+    stateful = stateful_clone(nb.model)
     x = np.zeros((1, 1), np.int32)
 
     result = {"units": units, "streams": {}}
@@ -80,15 +85,7 @@ def bench_generation(units, emb, chars, streams_list):
     print(f"gen    LSTM {units}: eager model(x)      {1e3 * t_eager:7.2f} ms/char")
     result.update(predict_ms_per_char=1e3 * t_predict, eager_ms_per_char=1e3 * t_eager)
 
-    embedding, lstm, dense = model.layers
-
-    @tf.function
-    def step(ids, h, c, temperature):
-        out, (h, c) = lstm.cell(embedding(ids), [h, c])
-        nxt = tf.squeeze(tf.random.categorical(dense(out) / temperature, 1), -1)
-        return nxt, h, c
-
-    temperature = tf.constant(0.75)
+    temperature = tf.constant(nb.temperature)
     for streams in streams_list:
         ids = tf.zeros([streams], tf.int64)
         h = tf.zeros([streams, units])
@@ -96,7 +93,7 @@ def bench_generation(units, emb, chars, streams_list):
 
         def run():
             nonlocal ids, h, c
-            ids, h, c = step(ids, h, c, temperature)
+            ids, h, c = nb.generation_step(ids, h, c, temperature)
             ids.numpy()  # the notebook reads every character back, as a real loop must
 
         t = timed(run, chars)
@@ -114,19 +111,22 @@ def run(quick=False, units=(256, 512)):
 
     ``quick``: the notebook's width only (256), few repetitions. ``mitdeeplearning bench`` calls this.
     """
-    tf.keras.utils.set_random_seed(0)
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores, GPUs: {len(tf.config.list_physical_devices('GPU'))}")
     units = (256,) if quick else tuple(units)
     steps, chars = (3, 100) if quick else (30, 1000)
-    training = [bench_training(u, EMBEDDING, 64, 100, steps) for u in units]
-    generation = [bench_generation(u, EMBEDDING, chars, (1, 16, 32)) for u in units]
-    return {"quick": quick, "embedding_dim": EMBEDDING, "training": training, "generation": generation,
-            "repetitions": {"training_steps": steps, "characters": chars}}
+    training, generation = [], []
+    for width in units:
+        nb = load_notebook(width)  # its parameters cell's seed, set by its seeding cell
+        training.append(bench_training(nb, steps))
+        generation.append(bench_generation(nb, chars, (1, 16, 32)))
+        embedding_dim, vocab_size = nb.embedding_dim, len(nb.vocab)
+    return {"quick": quick, "embedding_dim": embedding_dim, "vocab_size": vocab_size, "training": training,
+            "generation": generation, "repetitions": {"training_steps": steps, "characters": chars}}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="LSTM 256 only, few repetitions (about 20 s)")
+    parser.add_argument("--quick", action="store_true", help="LSTM 256 only, few repetitions (about 30 s)")
     parser.add_argument("--units", type=int, nargs="+", default=[256, 512])
     args = parser.parse_args()
     run(quick=args.quick, units=args.units)
