@@ -204,7 +204,7 @@ def run(quick=False, seeds=None, **options):
     model_names, overrides = _overrides(quick, options)
     seed_list = _seed_list(seeds, QUICK["seeds"] if quick else 5)
 
-    import tensorflow as tf
+    import keras
 
     from mdl_tools import notebook_code
     from mitdeeplearning import faces, lab2
@@ -228,7 +228,7 @@ def run(quick=False, seeds=None, **options):
         for name in model_names:
             spec = MODELS[name]
             code = notebooks[spec.get("n_components", 1)] if spec["kind"] == "dbvae" else nb
-            tf.keras.utils.set_random_seed(seed)  # as the notebook does before each model
+            keras.utils.set_random_seed(seed)  # as the notebook does before each model
             code.loader.seed(seed)
             t0 = time.perf_counter()
             if spec["kind"] == "classifier":

@@ -16,13 +16,13 @@ from catalogue import Catalogue
 from mitdeeplearning import lab2
 
 C = Catalogue("lab 2")
-L = tf.keras.layers
+L = keras.layers
 
 # ============================================================================ Part 1: MNIST
 
 
 def fc(*layers):
-    return tf.keras.Sequential([tf.keras.Input((28, 28, 1)), L.Flatten(), *layers])
+    return keras.Sequential([keras.Input((28, 28, 1)), L.Flatten(), *layers])
 
 
 # --- TODO 1.1: the fully connected model's two Dense layers
@@ -55,10 +55,10 @@ def mnist():
 
 @functools.lru_cache(maxsize=None)
 def trained_fc():
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     (xtr, ytr), _ = mnist()
     model = fc(L.Dense(128, activation="relu"), L.Dense(10, activation="softmax"))
-    model.compile(optimizer=tf.keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(xtr, ytr, batch_size=64, epochs=4, verbose=0)
     return model
 
@@ -114,7 +114,7 @@ def cnn(conv1=None, conv2=None, pool=None, dense=None, out=None, flatten=True, e
     pools = [pool() if pool else L.MaxPool2D((2, 2)) for _ in range(2)]
     layers = [conv1, pools[0], conv2, pools[1]] + ([L.Flatten()] if flatten else [])
     layers += [dense or L.Dense(128, activation="relu"), out or L.Dense(10, activation="softmax")]
-    return tf.keras.Sequential([tf.keras.Input((28, 28, 1)), *layers, *extra])
+    return keras.Sequential([keras.Input((28, 28, 1)), *layers, *extra])
 
 
 for label, make, keys in [
@@ -151,22 +151,22 @@ def compiled(**kwargs):
 SCCE = "sparse_categorical_crossentropy"
 for label, kwargs, keys in [
     ("optimizer='adam'", dict(optimizer="adam", loss=SCCE, metrics=["accuracy"]), ("default rate", "CNN_LEARNING_RATE")),
-    ("SGD", dict(optimizer=tf.keras.optimizers.SGD(CNN_LR), loss=SCCE, metrics=["accuracy"]), ("Adam",)),
-    ("Adam at 1e-2", dict(optimizer=tf.keras.optimizers.Adam(1e-2), loss=SCCE, metrics=["accuracy"]), ("CNN_LEARNING_RATE = 0.002",)),
-    ("categorical_crossentropy", dict(optimizer=tf.keras.optimizers.Adam(CNN_LR), loss="categorical_crossentropy", metrics=["accuracy"]), ("one-hot",)),
-    ("binary_crossentropy", dict(optimizer=tf.keras.optimizers.Adam(CNN_LR), loss="binary_crossentropy", metrics=["accuracy"]), ("sparse_categorical_crossentropy",)),
-    ("mse", dict(optimizer=tf.keras.optimizers.Adam(CNN_LR), loss="mse", metrics=["accuracy"]), ("sparse_categorical_crossentropy",)),
-    ("from_logits=True", dict(optimizer=tf.keras.optimizers.Adam(CNN_LR), loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]), ("from_logits=False",)),
-    ("no metrics", dict(optimizer=tf.keras.optimizers.Adam(CNN_LR), loss=SCCE), ("metrics=['accuracy']",)),
-    ("metrics.Accuracy()", dict(optimizer=tf.keras.optimizers.Adam(CNN_LR), loss=SCCE, metrics=[tf.keras.metrics.Accuracy()]), ("SparseCategoricalAccuracy",)),
-    ("categorical_accuracy", dict(optimizer=tf.keras.optimizers.Adam(CNN_LR), loss=SCCE, metrics=["categorical_accuracy"]), ("metrics=['accuracy']",)),
+    ("SGD", dict(optimizer=keras.optimizers.SGD(CNN_LR), loss=SCCE, metrics=["accuracy"]), ("Adam",)),
+    ("Adam at 1e-2", dict(optimizer=keras.optimizers.Adam(1e-2), loss=SCCE, metrics=["accuracy"]), ("CNN_LEARNING_RATE = 0.002",)),
+    ("categorical_crossentropy", dict(optimizer=keras.optimizers.Adam(CNN_LR), loss="categorical_crossentropy", metrics=["accuracy"]), ("one-hot",)),
+    ("binary_crossentropy", dict(optimizer=keras.optimizers.Adam(CNN_LR), loss="binary_crossentropy", metrics=["accuracy"]), ("sparse_categorical_crossentropy",)),
+    ("mse", dict(optimizer=keras.optimizers.Adam(CNN_LR), loss="mse", metrics=["accuracy"]), ("sparse_categorical_crossentropy",)),
+    ("from_logits=True", dict(optimizer=keras.optimizers.Adam(CNN_LR), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]), ("from_logits=False",)),
+    ("no metrics", dict(optimizer=keras.optimizers.Adam(CNN_LR), loss=SCCE), ("metrics=['accuracy']",)),
+    ("metrics.Accuracy()", dict(optimizer=keras.optimizers.Adam(CNN_LR), loss=SCCE, metrics=[keras.metrics.Accuracy()]), ("SparseCategoricalAccuracy",)),
+    ("categorical_accuracy", dict(optimizer=keras.optimizers.Adam(CNN_LR), loss=SCCE, metrics=["categorical_accuracy"]), ("metrics=['accuracy']",)),
 ]:
     C.wrong("1.4", label, *keys)(lambda kwargs=kwargs: compiled(**kwargs))
 for label, make in [
-    ("the text's", lambda: dict(optimizer=tf.keras.optimizers.Adam(learning_rate=CNN_LR), loss=SCCE, metrics=["accuracy"])),
-    ("loss and metric objects", lambda: dict(optimizer=tf.keras.optimizers.Adam(CNN_LR), loss=tf.keras.losses.SparseCategoricalCrossentropy(),
-                                             metrics=[tf.keras.metrics.SparseCategoricalAccuracy()])),
-    ("'acc' and the loss function", lambda: dict(optimizer=tf.keras.optimizers.Adam(CNN_LR), loss=tf.keras.losses.sparse_categorical_crossentropy, metrics=["acc"])),
+    ("the text's", lambda: dict(optimizer=keras.optimizers.Adam(learning_rate=CNN_LR), loss=SCCE, metrics=["accuracy"])),
+    ("loss and metric objects", lambda: dict(optimizer=keras.optimizers.Adam(CNN_LR), loss=keras.losses.SparseCategoricalCrossentropy(),
+                                             metrics=[keras.metrics.SparseCategoricalAccuracy()])),
+    ("'acc' and the loss function", lambda: dict(optimizer=keras.optimizers.Adam(CNN_LR), loss=keras.losses.sparse_categorical_crossentropy, metrics=["acc"])),
 ]:
     C.valid("1.4", label)(lambda make=make: compiled(**make()))
 
@@ -176,10 +176,10 @@ EPOCHS, BATCH = 2, 64
 
 
 def fit_and_evaluate(kind):
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     (xtr, ytr), (xte, yte) = mnist()
     model = fc(L.Dense(128, activation="relu"), L.Dense(10, activation="softmax"))
-    model.compile(optimizer=tf.keras.optimizers.SGD(0.1), loss=SCCE, metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=SCCE, metrics=["accuracy"])
     fit = {"test": (xte, yte, BATCH, EPOCHS), "epochs": (xtr, ytr, BATCH, 1), "batch": (xtr, ytr, None, EPOCHS),
            "subset": (xtr[:300], ytr[:300], BATCH, EPOCHS)}.get(kind, (xtr, ytr, BATCH, EPOCHS))
     if kind != "nofit":
@@ -230,12 +230,12 @@ for label, f in [("np.argmax(axis=1)", lambda p: np.argmax(p, axis=1)), ("p.argm
 
 # --- TODO 1.7: the GradientTape train step
 def loop_step_check(kind):
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     (xtr, ytr), _ = mnist()
     images, labels = xtr[:32], ytr[:32]
     loop_model = cnn()
-    optimizer = tf.keras.optimizers.SGD(learning_rate=0.05)
-    sce = tf.keras.losses.sparse_categorical_crossentropy
+    optimizer = keras.optimizers.SGD(learning_rate=0.05)
+    sce = keras.losses.sparse_categorical_crossentropy
 
     def train_step(images, labels):
         if kind == "outside":
@@ -256,7 +256,7 @@ def loop_step_check(kind):
             elif kind == "mse":
                 loss = tf.reduce_mean(tf.square(tf.one_hot(labels, 10) - predictions))
             elif kind == "object":
-                loss = tf.keras.losses.SparseCategoricalCrossentropy()(labels, predictions)
+                loss = keras.losses.SparseCategoricalCrossentropy()(labels, predictions)
             else:
                 loss = tf.reduce_mean(sce(labels, predictions))
             if kind == "negated":
@@ -376,11 +376,11 @@ def debias_variant(kind):
         elif kind == "inverted":
             face_indicator = 1.0 - face_indicator
         elif kind == "probs":
-            classification_loss = tf.keras.losses.binary_crossentropy(y, y_logit)
+            classification_loss = keras.losses.binary_crossentropy(y, y_logit)
         elif kind == "swapped":
             classification_loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=y_logit, logits=y)[:, 0]
         elif kind == "keras":
-            classification_loss = tf.keras.losses.binary_crossentropy(y, y_logit, from_logits=True)
+            classification_loss = keras.losses.binary_crossentropy(y, y_logit, from_logits=True)
         elif kind == "squeeze":
             classification_loss = tf.squeeze(ce, axis=1)
             face_indicator = tf.where(tf.squeeze(y, axis=1) == 1, 1.0, 0.0)
@@ -412,7 +412,7 @@ for label, kind in [("the text's", "ok"), ("keras binary_crossentropy from logit
 
 
 # --- TODO 2.4 (encode) and 2.5 (call) of the DB-VAE
-class DB_VAE(tf.keras.Model):
+class DB_VAE(keras.Model):
     """The notebook's DB-VAE (smaller convolutions, for speed); subclasses override encode/call."""
 
     def __init__(self, latent_dim):
@@ -620,7 +620,7 @@ debiasing_loss_function = debias_variant("ok")
 
 def make_train_dbvae(todo):
     def train_dbvae(dbvae, steps, debias=True, title="DB-VAE"):
-        optimizer = tf.keras.optimizers.Adam(LEARNING_RATE)
+        optimizer = keras.optimizers.Adam(LEARNING_RATE)
         encode_mean = lambda x: dbvae.encode(x)[1]  # noqa: E731
 
         def train_step(x, y):

@@ -1,6 +1,7 @@
 """Lab 1 checks: each accepts a right answer and rejects a wrong one with its hint; kept names."""
 
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -57,7 +58,7 @@ def test_check_func():
     rejects(lab1.check_func, lambda a, b: a, match="expected e=")
 
 
-class Dense(tf.keras.layers.Layer):
+class Dense(keras.layers.Layer):
     def __init__(self, n, activation=True, bias=True):
         super().__init__()
         self.n, self.activation, self.bias = n, activation, bias
@@ -91,13 +92,13 @@ def test_custom_dense_layer_output_kept_name_rejects_linear_output():
 
 def test_check_models():
     x = tf.constant([[1.0, 2.0]])
-    assert lab1.check_sequential_model(tf.keras.Sequential([tf.keras.layers.Dense(3)]), 3, x) is None
-    rejects(lab1.check_sequential_model, tf.keras.Sequential([tf.keras.layers.Dense(4)]), 3, x, match="n_output_nodes = 3")
+    assert lab1.check_sequential_model(keras.Sequential([keras.layers.Dense(3)]), 3, x) is None
+    rejects(lab1.check_sequential_model, keras.Sequential([keras.layers.Dense(4)]), 3, x, match="n_output_nodes = 3")
 
-    class Sub(tf.keras.Model):
+    class Sub(keras.Model):
         def __init__(self, n):
             super().__init__()
-            self.dense = tf.keras.layers.Dense(n)
+            self.dense = keras.layers.Dense(n)
 
         def call(self, inputs, isidentity=False):
             return inputs if isidentity else self.dense(inputs)
@@ -174,11 +175,11 @@ def test_check_batch_rejects_wrong_batches(bad, hint):
 
 
 def build(vocab, emb, units):
-    return tf.keras.Sequential([
-        tf.keras.Input(shape=(None,), dtype="int32"),
-        tf.keras.layers.Embedding(vocab, emb),
-        tf.keras.layers.LSTM(units, return_sequences=True),
-        tf.keras.layers.Dense(vocab),
+    return keras.Sequential([
+        keras.Input(shape=(None,), dtype="int32"),
+        keras.layers.Embedding(vocab, emb),
+        keras.layers.LSTM(units, return_sequences=True),
+        keras.layers.Dense(vocab),
     ])
 
 
@@ -188,15 +189,15 @@ def test_check_model():
     assert lab1.check_model(build(V, 8, 16), V, 8, 16, x) is None
     assert lab1.lstm_param_count(V, 8, 16) == build(V, 8, 16).count_params()
     rejects(lab1.check_model, build(V, 8, 12), V, 8, 16, x, match="expected rnn_units = 16")
-    no_seq = tf.keras.Sequential([
-        tf.keras.Input(shape=(None,), dtype="int32"),
-        tf.keras.layers.Embedding(V, 8), tf.keras.layers.LSTM(16), tf.keras.layers.Dense(V),
+    no_seq = keras.Sequential([
+        keras.Input(shape=(None,), dtype="int32"),
+        keras.layers.Embedding(V, 8), keras.layers.LSTM(16), keras.layers.Dense(V),
     ])
     rejects(lab1.check_model, no_seq, V, 8, 16, x, match="return_sequences")
 
 
 def ce(labels, logits):
-    return tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
+    return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
 
 
 def test_check_loss():
@@ -204,7 +205,7 @@ def test_check_loss():
     model = build(V, 8, 16)
     x, y = good_batch(VECTORIZED, 10, 4)
     assert lab1.check_loss(ce, model, x, y, V) is None
-    no_logits = lambda l, z: tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(l, z))  # noqa: E731
+    no_logits = lambda l, z: tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(l, z))  # noqa: E731
     rejects(lab1.check_loss, no_logits, model, x, y, V, match="from_logits=True")
     confident = lambda l, z: ce(l, z * 50.0)  # noqa: E731
     rejects(lab1.check_loss, confident, model, x, y, V, match="from_logits|ln")
@@ -213,7 +214,7 @@ def test_check_loss():
 def test_check_train_step_and_restores_weights():
     V = len(VOCAB)
     model = build(V, 8, 16)
-    opt = tf.keras.optimizers.Adam(1e-2)
+    opt = keras.optimizers.Adam(1e-2)
     x, y = good_batch(VECTORIZED, 10, 4)
     model(x)
 

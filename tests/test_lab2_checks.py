@@ -3,24 +3,25 @@
 The part-2 reference answers are the solution notebook's own code (conftest's ``debiasing_code``).
 """
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from mitdeeplearning import debias, lab2
 
-L = tf.keras.layers
+L = keras.layers
 
 
 def fc(hidden_act="relu", out_act="softmax", units=10):
-    return tf.keras.Sequential([tf.keras.Input((28, 28, 1)), L.Flatten(), L.Dense(128, activation=hidden_act), L.Dense(units, activation=out_act)])
+    return keras.Sequential([keras.Input((28, 28, 1)), L.Flatten(), L.Dense(128, activation=hidden_act), L.Dense(units, activation=out_act)])
 
 
 def cnn(filters=(24, 36), pool=True, out_act="softmax"):
-    layers = [tf.keras.Input((28, 28, 1)), L.Conv2D(filters[0], 3, activation="relu")]
+    layers = [keras.Input((28, 28, 1)), L.Conv2D(filters[0], 3, activation="relu")]
     layers += [L.MaxPool2D()] if pool else []
     layers += [L.Conv2D(filters[1], 3, activation="relu"), L.MaxPool2D(), L.Flatten(), L.Dense(128, activation="relu"), L.Dense(10, activation=out_act)]
-    return tf.keras.Sequential(layers)
+    return keras.Sequential(layers)
 
 
 def test_check_fc_model(capsys):
@@ -78,17 +79,17 @@ def test_check_train_step():
     x = np.random.default_rng(0).random((16, 28, 28, 1)).astype(np.float32)
     y = np.arange(16) % 10
     model = cnn()
-    opt = tf.keras.optimizers.Adam(1e-3)
+    opt = keras.optimizers.Adam(1e-3)
 
     def good(images, labels):
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, model(images)))
+            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, model(images)))
         grads = tape.gradient(loss, model.trainable_variables)
         opt.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 
     def no_update(images, labels):
-        return tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, model(images)))
+        return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, model(images)))
 
     assert lab2.check_train_step(good, x, y) is None
     with pytest.raises(AssertionError, match="did not go down"):
