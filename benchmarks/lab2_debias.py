@@ -10,10 +10,10 @@ balanced synthetic test set:
 * ``cnn``        the standard classifier, uniform sampling;
 * ``vae``        the DB-VAE architecture with uniform sampling (the ablation);
 * ``dbvae``      the DB-VAE with the course's per-dimension histogram weights (max over dimensions,
-                 ``DENSITY_COMPONENTS = None``);
+                 ``density_components = None``);
 * ``dbvae_pca1`` our variant: the histogram on the first principal direction of the latent means
-                 (the notebook's default, ``DENSITY_COMPONENTS = 1``);
-* ``oracle``     the standard classifier with darker faces given ``ORACLE_SHARE`` of the face draws
+                 (the notebook's default, ``density_components = 1``);
+* ``oracle``     the standard classifier with darker faces given ``oracle_share`` of the face draws
                  (labels used).
 
 It reports, per model and seed, the face recall of the four groups (``faces.GROUPS`` order), the
@@ -59,24 +59,24 @@ DEFAULT_MODELS = ("cnn", "vae", "dbvae", "dbvae_pca1", "oracle")
 
 #: option of run() -> the name in the notebook's parameters cell it overrides (defaults: that cell)
 PARAMETERS = {
-    "steps": "TRAIN_STEPS",
-    "batch_size": "BATCH_SIZE",
-    "learning_rate": "LEARNING_RATE",
-    "latent_dim": "LATENT_DIM",
-    "kl_weight": "KL_WEIGHT",
-    "warmup_steps": "WARMUP_STEPS",
-    "resample_every": "RESAMPLE_EVERY",
-    "bins": "BINS",
-    "smoothing": "SMOOTHING",
-    "oracle_share": "ORACLE_SHARE",
+    "steps": "train_steps",
+    "batch_size": "batch_size",
+    "learning_rate": "learning_rate",
+    "latent_dim": "latent_dim",
+    "kl_weight": "kl_weight",
+    "warmup_steps": "warmup_steps",
+    "resample_every": "resample_every",
+    "bins": "bins",
+    "smoothing": "smoothing",
+    "oracle_share": "oracle_share",
 }
 #: the same for the synthetic data (reported under settings["data"])
 DATA_PARAMETERS = {
-    "n_train_faces": "N_TRAIN_FACES",
-    "n_train_nonfaces": "N_TRAIN_NONFACES",
-    "n_test_per_group": "N_TEST_PER_GROUP",
-    "darker_fraction": "DARKER_FRACTION",
-    "seed": "DATA_SEED",
+    "n_train_faces": "n_train_faces",
+    "n_train_nonfaces": "n_train_nonfaces",
+    "n_test_per_group": "n_test_per_group",
+    "darker_fraction": "darker_fraction",
+    "seed": "data_seed",
 }
 
 #: ``run(quick=True)``: the same code paths on tiny data, for plumbing tests (< 2 minutes)
@@ -210,10 +210,10 @@ def run(quick=False, seeds=None, **options):
     from mitdeeplearning import faces, lab2
 
     start = time.perf_counter()
-    # one load of the notebook's code per density estimator (DENSITY_COMPONENTS is bound when the
+    # one load of the notebook's code per density estimator (density_components is bound when the
     # notebook's train_dbvae runs, the other parameters when its cells are defined)
     components = {MODELS[m].get("n_components", 1) for m in model_names if MODELS[m]["kind"] == "dbvae"} or {1}
-    notebooks = {n: notebook_code.load(NOTEBOOK, parameters={**overrides, "DENSITY_COMPONENTS": n, "COMPILE_STEPS": True})
+    notebooks = {n: notebook_code.load(NOTEBOOK, parameters={**overrides, "density_components": n, "compile_steps": True})
                  for n in sorted(components, key=str)}
     nb = next(iter(notebooks.values()))
     settings = _settings(nb, model_names)
@@ -233,21 +233,21 @@ def run(quick=False, seeds=None, **options):
             t0 = time.perf_counter()
             if spec["kind"] == "classifier":
                 model = lab2.make_standard_classifier()
-                p = lab2.oracle_probabilities(darker, code.ORACLE_SHARE) if spec.get("oracle") else None
-                code.train_classifier(model, code.TRAIN_STEPS, p_pos=p, title=name)
+                p = lab2.oracle_probabilities(darker, code.oracle_share) if spec.get("oracle") else None
+                code.train_classifier(model, code.train_steps, p_pos=p, title=name)
                 predict = (lambda m: lambda x: m(x, training=False))(model)
                 share = float(p[darker].sum()) if p is not None else float(darker.mean())
             else:
-                model = code.DB_VAE(code.LATENT_DIM)
-                _, history = code.train_dbvae(model, code.TRAIN_STEPS, debias=spec["debias"], title=name)
+                model = code.DB_VAE(code.latent_dim)
+                _, history = code.train_dbvae(model, code.train_steps, debias=spec["debias"], title=name)
                 predict = model.predict
                 # share of the face draws over the whole run: uniform during the warm-up
                 uniform = float(darker.mean())
                 shares = [float(p[darker].sum()) for _, p in history]
-                bounds = [s for s, _ in history] + [code.TRAIN_STEPS]
-                weighted = uniform * (bounds[0] if history else code.TRAIN_STEPS)
+                bounds = [s for s, _ in history] + [code.train_steps]
+                weighted = uniform * (bounds[0] if history else code.train_steps)
                 weighted += sum(sh * (b1 - b0) for sh, b0, b1 in zip(shares, bounds[:-1], bounds[1:]))
-                share = weighted / code.TRAIN_STEPS
+                share = weighted / code.train_steps
             r = lab2.evaluate_groups(predict, code.test_images, code.test_labels, code.test_groups)
             entry = {
                 "seed": seed,

@@ -288,7 +288,7 @@ _ACCURACY_NAMES = {"accuracy", "acc", "sparse_categorical_accuracy", "class:spar
 
 
 @check
-def check_compiled(model, optimizer="Adam", learning_rate=None, lr_name="CNN_LEARNING_RATE"):
+def check_compiled(model, optimizer="Adam", learning_rate=None, lr_name="cnn_learning_rate"):
     """Compiled with ``optimizer`` at ``learning_rate``, sparse categorical cross-entropy on probabilities, and accuracy."""
     opt = getattr(model, "optimizer", None)
     fix_opt = f"optimizer=tf.keras.optimizers.{optimizer}(learning_rate={lr_name})"
@@ -348,17 +348,17 @@ def check_accuracy(test_acc, model=None, test_images=None, test_labels=None, cha
     if epochs is not None:
         history = getattr(model, "history", None)
         params = getattr(history, "params", None) or {}
-        require(params, "the model has not been trained: call model.fit(train_images, train_labels, batch_size=BATCH_SIZE, epochs=CNN_EPOCHS)")
-        require(params.get("epochs") == epochs, f"fit ran for {params.get('epochs')} epochs; train for CNN_EPOCHS = {epochs}: epochs=CNN_EPOCHS")
+        require(params, "the model has not been trained: call model.fit(train_images, train_labels, batch_size=batch_size, epochs=cnn_epochs)")
+        require(params.get("epochs") == epochs, f"fit ran for {params.get('epochs')} epochs; train for cnn_epochs = {epochs}: epochs=cnn_epochs")
         if n_train is not None and batch_size is not None:
             steps, want = params.get("steps"), math.ceil(n_train / batch_size)
             if steps != want:
                 if test_images is not None and steps == math.ceil(len(test_images) / batch_size):
                     require(False, "fit ran on the test images: train on train_images and train_labels, keep the test set for evaluate")
                 if steps == math.ceil(n_train / 32):
-                    require(False, f"fit used Keras' default batch size 32; pass batch_size=BATCH_SIZE ({batch_size})")
-                require(False, f"fit ran {steps} steps per epoch; {n_train} training images in batches of BATCH_SIZE = {batch_size} "
-                        f"take {want}: model.fit(train_images, train_labels, batch_size=BATCH_SIZE, epochs=...)")
+                    require(False, f"fit used Keras' default batch size 32; pass batch_size=batch_size ({batch_size})")
+                require(False, f"fit ran {steps} steps per epoch; {n_train} training images in batches of batch_size = {batch_size} "
+                        f"take {want}: model.fit(train_images, train_labels, batch_size=batch_size, epochs=...)")
     if model is not None and test_images is not None and test_labels is not None:
         import tensorflow as tf
 
@@ -738,7 +738,7 @@ def _tv(p, q):
 def check_sample_probabilities(get_training_sample_probabilities, bins=10, smoothing_fac=0.001):
     """The weights equal a reference the check computes from the same bins and smoothing.
 
-    Pass the notebook's ``BINS`` and ``SMOOTHING``; the check also tries other values, so a
+    Pass the notebook's ``bins`` and ``smoothing``; the check also tries other values, so a
     function that ignores its ``bins`` or ``smoothing_fac`` arguments is caught.
     """
     rng = np.random.default_rng(0)
@@ -903,7 +903,7 @@ def _observe_loop(train_dbvae, debias, steps, warmup, every):
 
     real_mdl = g.get("mdl", mitdeeplearning)
     overrides = {
-        "loader": loader, "WARMUP_STEPS": warmup, "RESAMPLE_EVERY": every, "COMPILE_STEPS": False, "BATCH_SIZE": 4,
+        "loader": loader, "warmup_steps": warmup, "resample_every": every, "compile_steps": False, "batch_size": 4,
         "principal_projection": spy_proj, "get_training_sample_probabilities": spy_probs,
         "tqdm": lambda iterable, *a, **k: iterable,
         "mdl": _Proxy(real_mdl, util=_Proxy(real_mdl.util, PeriodicPlotter=_QuietPlotter)),
@@ -926,10 +926,10 @@ def _observe_loop(train_dbvae, debias, steps, warmup, every):
 def check_resampling_loop(train_dbvae, warmup=3, every=4, steps=13):
     """Runs ``train_dbvae`` on a stand-in loader and model and watches what it does.
 
-    With ``WARMUP_STEPS`` and ``RESAMPLE_EVERY`` set to small values for the run, the check
+    With ``warmup_steps`` and ``resample_every`` set to small values for the run, the check
     records each pass over the faces, what went into ``principal_projection`` and
     ``get_training_sample_probabilities``, and the ``p_pos`` of every batch: recomputation at
-    step WARMUP_STEPS and every RESAMPLE_EVERY steps after it, over every face's μ, with the new
+    step warmup_steps and every resample_every steps after it, over every face's μ, with the new
     probabilities used by the next batches; nothing of it with ``debias=False``.
     """
     loader, model, calls, out = _observe_loop(train_dbvae, True, steps, warmup, every)
@@ -942,20 +942,20 @@ def check_resampling_loop(train_dbvae, warmup=3, every=4, steps=13):
             recompute.append(step)
     want = list(range(warmup, steps, every))
     if recompute != want:
-        require(recompute, "the probabilities were never recomputed: when debias is on, at step WARMUP_STEPS and every "
-                "RESAMPLE_EVERY steps after it, go over loader.iter_train_faces() (use the parameters cell's "
-                "WARMUP_STEPS and RESAMPLE_EVERY, not fixed numbers)")
+        require(recompute, "the probabilities were never recomputed: when debias is on, at step warmup_steps and every "
+                "resample_every steps after it, go over loader.iter_train_faces() (use the parameters cell's "
+                "warmup_steps and resample_every, not fixed numbers)")
         require(recompute[0] >= warmup, f"the probabilities were recomputed at step {recompute[0]}, during the warm-up: "
-                f"start at step WARMUP_STEPS (an untrained encoder's latent means nothing)")
-        require(recompute[0] == warmup, f"the first recomputation came at step {recompute[0]}; it belongs at step WARMUP_STEPS itself")
+                f"start at step warmup_steps (an untrained encoder's latent means nothing)")
+        require(recompute[0] == warmup, f"the first recomputation came at step {recompute[0]}; it belongs at step warmup_steps itself")
         require(len(recompute) < len(range(warmup, steps)), "the probabilities were recomputed at every step after the warm-up: "
-                "only every RESAMPLE_EVERY steps, (step - WARMUP_STEPS) % RESAMPLE_EVERY == 0")
-        require(False, f"with WARMUP_STEPS={warmup} and RESAMPLE_EVERY={every} the probabilities should be recomputed at "
-                f"steps {want}, they were at {recompute}: step >= WARMUP_STEPS and (step - WARMUP_STEPS) % RESAMPLE_EVERY == 0")
+                "only every resample_every steps, (step - warmup_steps) % resample_every == 0")
+        require(False, f"with warmup_steps={warmup} and resample_every={every} the probabilities should be recomputed at "
+                f"steps {want}, they were at {recompute}: step >= warmup_steps and (step - warmup_steps) % resample_every == 0")
     mu_all = np.concatenate([np.asarray(model.encode(loader.faces[i:i + 4])[1]) for i in range(0, len(loader.faces), 4)])
     require(len(calls["probs"]) == len(want), f"get_training_sample_probabilities was called {len(calls['probs'])} times for "
             f"{len(want)} recomputations: call it once per recomputation")
-    require(len(calls["proj"]) == len(want), "pass mu through principal_projection(mu, DENSITY_COMPONENTS) before "
+    require(len(calls["proj"]) == len(want), "pass mu through principal_projection(mu, density_components) before "
             "get_training_sample_probabilities")
     for (mu, _), (proj_in, proj_out) in zip(calls["probs"], calls["proj"]):
         require(proj_in.shape == mu_all.shape, f"mu should hold one row per training face, shape {mu_all.shape}, got "
@@ -963,7 +963,7 @@ def check_resampling_loop(train_dbvae, warmup=3, every=4, steps=13):
         require(np.allclose(proj_in, mu_all, atol=1e-5), "mu should be the encoder's z_mean of every training face: "
                 "np.concatenate([encode_mean(batch).numpy() for batch in loader.iter_train_faces()])")
         require(np.shape(mu) == np.shape(proj_out) and np.allclose(np.asarray(mu, dtype=np.float64), np.asarray(proj_out)),
-                "give get_training_sample_probabilities the output of principal_projection(mu, DENSITY_COMPONENTS)")
+                "give get_training_sample_probabilities the output of principal_projection(mu, density_components)")
     batches = [p for kind, p in events if kind == "batch"]
     current, rec_i = None, 0
     for s, p in enumerate(batches):
@@ -971,7 +971,7 @@ def check_resampling_loop(train_dbvae, warmup=3, every=4, steps=13):
             current = calls["probs"][rec_i][1]
             rec_i += 1
         if current is None:
-            require(p is None, f"batch {s} (before the warm-up ended) was drawn with probabilities; draw uniformly until WARMUP_STEPS")
+            require(p is None, f"batch {s} (before the warm-up ended) was drawn with probabilities; draw uniformly until warmup_steps")
         else:
             require(p is not None, f"after recomputing at step {want[0]} the batches are still drawn uniformly: assign the new "
                     f"probabilities to p_faces (the name get_batch receives)")
@@ -989,7 +989,7 @@ def check_resampling_loop(train_dbvae, warmup=3, every=4, steps=13):
     loader2, _, _, out2 = _observe_loop(train_dbvae, False, steps, warmup, every)
     require(not any(kind == "faces" for kind, _ in loader2.events) and all(p is None for kind, p in loader2.events if kind == "batch"),
             "with debias=False (the uniform VAE) nothing may be resampled: put the recomputation under `if debias and ...`")
-    return (f"recomputed at steps {want} (WARMUP_STEPS={warmup}, RESAMPLE_EVERY={every} for this run) over every "
+    return (f"recomputed at steps {want} (warmup_steps={warmup}, resample_every={every} for this run) over every "
             f"face's μ, the new probabilities drew the next batches; nothing with debias=False")
 
 
@@ -1001,7 +1001,7 @@ def check_dbvae_training(losses, resampling_history, n_faces):
     k = max(1, len(losses) // 5)
     require(losses[-k:].mean() < losses[:k].mean(), f"the loss did not fall (first {k} steps {losses[:k].mean():.3f}, last {losses[-k:].mean():.3f})")
     require(len(resampling_history) >= 1, "the probabilities were never recomputed: after the warm-up, recompute them every "
-            "RESAMPLE_EVERY steps (and make sure TRAIN_STEPS > WARMUP_STEPS)")
+            "resample_every steps (and make sure train_steps > warmup_steps)")
     for step, p in resampling_history:
         p = np.asarray(p)
         require(p.shape == (n_faces,) and np.isclose(p.sum(), 1.0, atol=1e-6), f"at step {step} the probabilities have shape {p.shape} / sum {p.sum():.4f}; expected ({n_faces},) summing to 1")

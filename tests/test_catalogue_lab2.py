@@ -150,9 +150,9 @@ def compiled(**kwargs):
 
 SCCE = "sparse_categorical_crossentropy"
 for label, kwargs, keys in [
-    ("optimizer='adam'", dict(optimizer="adam", loss=SCCE, metrics=["accuracy"]), ("default rate", "CNN_LEARNING_RATE")),
+    ("optimizer='adam'", dict(optimizer="adam", loss=SCCE, metrics=["accuracy"]), ("default rate", "cnn_learning_rate")),
     ("SGD", dict(optimizer=keras.optimizers.SGD(CNN_LR), loss=SCCE, metrics=["accuracy"]), ("Adam",)),
-    ("Adam at 1e-2", dict(optimizer=keras.optimizers.Adam(1e-2), loss=SCCE, metrics=["accuracy"]), ("CNN_LEARNING_RATE = 0.002",)),
+    ("Adam at 1e-2", dict(optimizer=keras.optimizers.Adam(1e-2), loss=SCCE, metrics=["accuracy"]), ("cnn_learning_rate = 0.002",)),
     ("categorical_crossentropy", dict(optimizer=keras.optimizers.Adam(CNN_LR), loss="categorical_crossentropy", metrics=["accuracy"]), ("one-hot",)),
     ("binary_crossentropy", dict(optimizer=keras.optimizers.Adam(CNN_LR), loss="binary_crossentropy", metrics=["accuracy"]), ("sparse_categorical_crossentropy",)),
     ("mse", dict(optimizer=keras.optimizers.Adam(CNN_LR), loss="mse", metrics=["accuracy"]), ("sparse_categorical_crossentropy",)),
@@ -197,8 +197,8 @@ def fit_and_evaluate(kind):
 
 for label, kind, keys in [
     ("fit on the test set", "test", ("fit ran on the test images",)),
-    ("epochs left out", "epochs", ("epochs=CNN_EPOCHS",)),
-    ("batch_size left out", "batch", ("default batch size 32", "BATCH_SIZE")),
+    ("epochs left out", "epochs", ("epochs=cnn_epochs",)),
+    ("batch_size left out", "batch", ("default batch size 32", "batch_size")),
     ("fit on part of the training set", "subset", ("steps per epoch",)),
     ("no fit", "nofit", ("has not been trained",)),
     ("evaluated on the training set", "train_eval", ("not the training images",)),
@@ -578,7 +578,7 @@ def per_face_loop(mu, bins=10, smoothing_fac=0.001):
     return best / best.sum()
 
 
-BINS, SMOOTHING = 10, 0.001
+bins, smoothing = 10, 0.001
 for label, kwargs, keys in [
     ("no smoothing", dict(kind="nosmooth"), ("add smoothing_fac",)),
     ("counts, not shares", dict(kind="counts"), ("counts / n",)),
@@ -595,13 +595,13 @@ for label, kwargs, keys in [
     ("bins fixed at 10", dict(kind="ok", fixed_bins=10), ("bins argument",)),
     ("smoothing fixed at 0.001", dict(kind="ok", fixed_smoothing=0.001), ("smoothing_fac argument",)),
 ]:
-    C.wrong("2.6", label, *keys)(lambda kwargs=kwargs: lab2.check_sample_probabilities(probs_variant(**kwargs), BINS, SMOOTHING))
+    C.wrong("2.6", label, *keys)(lambda kwargs=kwargs: lab2.check_sample_probabilities(probs_variant(**kwargs), bins, smoothing))
 for label, f in [("the text's", probs_variant("ok")), ("np.searchsorted", probs_variant("searchsorted")), ("a loop over faces", per_face_loop)]:
-    C.valid("2.6", label)(lambda f=f: lab2.check_sample_probabilities(f, BINS, SMOOTHING))
+    C.valid("2.6", label)(lambda f=f: lab2.check_sample_probabilities(f, bins, smoothing))
 
 # --- TODO 2.7: the resampling loop inside train_dbvae. The loop reads the notebook's names from its
 # module's globals, as in the notebook; the check swaps in its stand-in loader and small settings.
-WARMUP_STEPS, RESAMPLE_EVERY, BATCH_SIZE, LEARNING_RATE, COMPILE_STEPS, DENSITY_COMPONENTS = 100, 50, 32, 5e-4, True, 1
+warmup_steps, resample_every, batch_size, learning_rate, compile_steps, density_components = 100, 50, 32, 5e-4, True, 1
 loader = None  # the notebook's TrainingDatasetLoader; the check replaces it
 from tqdm.auto import tqdm  # noqa: E402
 
@@ -620,7 +620,7 @@ debiasing_loss_function = debias_variant("ok")
 
 def make_train_dbvae(todo):
     def train_dbvae(dbvae, steps, debias=True, title="DB-VAE"):
-        optimizer = keras.optimizers.Adam(LEARNING_RATE)
+        optimizer = keras.optimizers.Adam(learning_rate)
         encode_mean = lambda x: dbvae.encode(x)[1]  # noqa: E731
 
         def train_step(x, y):
@@ -631,7 +631,7 @@ def make_train_dbvae(todo):
             optimizer.apply_gradients(zip(grads, dbvae.trainable_variables))
             return loss
 
-        if COMPILE_STEPS:
+        if compile_steps:
             train_step, encode_mean = tf.function(train_step), tf.function(encode_mean)
         state = {"p_faces": None, "resampling_history": [], "encode_mean": encode_mean, "dbvae": dbvae}
         losses = []
@@ -639,7 +639,7 @@ def make_train_dbvae(todo):
         with mdl.util.PeriodicPlotter(sec=3, xlabel="step", ylabel="loss", title=title) as plotter:
             for step in tqdm(range(steps), desc=title):
                 todo(step, debias, state)
-                x, y = loader.get_batch(BATCH_SIZE, p_pos=state["p_faces"])
+                x, y = loader.get_batch(batch_size, p_pos=state["p_faces"])
                 losses.append(float(train_step(x, y)))
                 history.append(losses[-1])
                 plotter.plot(history.get())
@@ -655,7 +655,7 @@ def resample_when(condition, mu_of=None, project=True, record=True, target="p_fa
                 mu = np.concatenate([state["encode_mean"](b).numpy() for b in loader.iter_train_faces()])
             else:
                 mu = mu_of(state)
-            p = get_training_sample_probabilities(principal_projection(mu, DENSITY_COMPONENTS) if project else mu)
+            p = get_training_sample_probabilities(principal_projection(mu, density_components) if project else mu)
             state[target] = p
             if record:
                 state["resampling_history"].append((step, p))
@@ -664,16 +664,16 @@ def resample_when(condition, mu_of=None, project=True, record=True, target="p_fa
 
 
 def on_schedule(step, debias):
-    return debias and step >= WARMUP_STEPS and (step - WARMUP_STEPS) % RESAMPLE_EVERY == 0
+    return debias and step >= warmup_steps and (step - warmup_steps) % resample_every == 0
 
 
 for label, todo, keys in [
-    ("every step after the warm-up", resample_when(lambda s, d: d and s >= WARMUP_STEPS), ("every step",)),
-    ("step % RESAMPLE_EVERY, warm-up ignored", resample_when(lambda s, d: d and s % RESAMPLE_EVERY == 0), ("during the warm-up",)),
-    ("debias ignored", resample_when(lambda s, d: s >= WARMUP_STEPS and (s - WARMUP_STEPS) % RESAMPLE_EVERY == 0), ("debias=False",)),
+    ("every step after the warm-up", resample_when(lambda s, d: d and s >= warmup_steps), ("every step",)),
+    ("step % resample_every, warm-up ignored", resample_when(lambda s, d: d and s % resample_every == 0), ("during the warm-up",)),
+    ("debias ignored", resample_when(lambda s, d: s >= warmup_steps and (s - warmup_steps) % resample_every == 0), ("debias=False",)),
     ("fixed numbers 100 and 50", resample_when(lambda s, d: d and s >= 100 and (s - 100) % 50 == 0), ("never recomputed", "not fixed numbers")),
-    ("first after one period", resample_when(lambda s, d: d and s > WARMUP_STEPS and (s - WARMUP_STEPS) % RESAMPLE_EVERY == 0), ("at step WARMUP_STEPS itself",)),
-    ("only once", resample_when(lambda s, d: d and s == WARMUP_STEPS), ("recomputed at",)),
+    ("first after one period", resample_when(lambda s, d: d and s > warmup_steps and (s - warmup_steps) % resample_every == 0), ("at step warmup_steps itself",)),
+    ("only once", resample_when(lambda s, d: d and s == warmup_steps), ("recomputed at",)),
     ("probabilities kept in another name", resample_when(on_schedule, target="p"), ("still drawn uniformly", "p_faces")),
     ("μ of the first batch only", resample_when(on_schedule, mu_of=lambda st: st["encode_mean"](next(iter(loader.iter_train_faces()))).numpy()), ("one row per training face",)),
     ("z_logvar instead of z_mean", resample_when(on_schedule, mu_of=lambda st: np.concatenate([st["dbvae"].encode(b)[2].numpy() for b in loader.iter_train_faces()])), ("z_mean of every training face",)),
@@ -683,8 +683,8 @@ for label, todo, keys in [
     C.wrong("2.7", label, *keys)(lambda todo=todo: lab2.check_resampling_loop(make_train_dbvae(todo)))
 for label, todo in [
     ("the text's", resample_when(on_schedule)),
-    ("step - WARMUP_STEPS >= 0, np.vstack of encode", resample_when(
-        lambda s, d: debias_on(d) and s - WARMUP_STEPS >= 0 and (s - WARMUP_STEPS) % RESAMPLE_EVERY == 0,
+    ("step - warmup_steps >= 0, np.vstack of encode", resample_when(
+        lambda s, d: debias_on(d) and s - warmup_steps >= 0 and (s - warmup_steps) % resample_every == 0,
         mu_of=lambda st: np.vstack([np.asarray(st["dbvae"].encode(b)[1]) for b in loader.iter_train_faces()]))),
 ]:
     C.valid("2.7", label)(lambda todo=todo: lab2.check_resampling_loop(make_train_dbvae(todo)))

@@ -65,13 +65,13 @@ def test_evaluate_groups_counts_recall_per_group():
 def test_notebook_training_loop_resamples_on_schedule(debiasing_code):
     code = debiasing_code
     code.loader.seed(0)
-    model = code.DB_VAE(code.LATENT_DIM)
-    losses, history = code.train_dbvae(model, code.TRAIN_STEPS, debias=True)
-    assert len(losses) == code.TRAIN_STEPS and np.isfinite(losses).all()
-    expected = list(range(code.WARMUP_STEPS, code.TRAIN_STEPS, code.RESAMPLE_EVERY))
+    model = code.DB_VAE(code.latent_dim)
+    losses, history = code.train_dbvae(model, code.train_steps, debias=True)
+    assert len(losses) == code.train_steps and np.isfinite(losses).all()
+    expected = list(range(code.warmup_steps, code.train_steps, code.resample_every))
     assert [s for s, _ in history] == expected and expected  # the smoke profile resamples at least once
     assert all(p.shape == (len(code.loader.pos_train_inds),) and np.isclose(p.sum(), 1.0) for _, p in history)
-    _, uniform = code.train_dbvae(code.DB_VAE(code.LATENT_DIM), 3, debias=False)
+    _, uniform = code.train_dbvae(code.DB_VAE(code.latent_dim), 3, debias=False)
     assert uniform == []  # the ablation never resamples
     r = debias.evaluate_groups(model.predict, code.test_images, code.test_labels, code.test_groups)
     assert len(r["recall"]) == 4 and 0 <= r["accuracy"] <= 1
@@ -84,8 +84,8 @@ def test_the_skew_has_one_source(debiasing_code):
 
     assert mdl.lab2.DARKER_FRACTION is faces.DARKER_FRACTION
     assert inspect.signature(faces.make_synthetic_faces).parameters["darker_fraction"].default == faces.DARKER_FRACTION
-    assert debiasing_code.DARKER_FRACTION == 0.1  # the notebook's smoke profile overrides it by name
-    assert _load_benchmark().DATA_PARAMETERS["darker_fraction"] == "DARKER_FRACTION"  # the benchmark too
+    assert debiasing_code.darker_fraction == 0.1  # the notebook's smoke profile overrides it by name
+    assert _load_benchmark().DATA_PARAMETERS["darker_fraction"] == "darker_fraction"  # the benchmark too
 
 
 def _load_benchmark():
