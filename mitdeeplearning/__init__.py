@@ -7,9 +7,16 @@ The per-lab modules load on first use::
     mdl.lab2   # MNIST and face data, DB-VAE helpers, checks for lab 2
     mdl.lab3   # reinforcement learning: environments, memory, videos, checks for lab 3
     mdl.util   # plots and training-progress helpers shared by all labs
+
+Imported before TensorFlow (the first line of every lab's setup cell), it also keeps TensorFlow's
+start-up log out of the notebook; see ``mitdeeplearning._quiet``.
 """
 
 import importlib
+
+from . import _quiet
+
+_quiet.install()
 
 __version__ = "0.1.0"
 

@@ -200,7 +200,7 @@ class _Downloader:
                 announced = None  # the length of the compressed body, not of what we write
             bar = None
             if self.progressbar:
-                from tqdm.auto import tqdm
+                from .util import tqdm
 
                 bar = tqdm(total=announced, unit="B", unit_scale=True, desc=self.name, leave=False)
             received = 0

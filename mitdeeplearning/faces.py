@@ -342,7 +342,7 @@ def make_synthetic_faces(
         ``train_tone`` float32 (N,) (NaN for non-faces), ``train_hair`` int64 (N,) (-1 for non-faces),
         and the same four with the prefix ``test_``; faces and non-faces are interleaved at random.
     """
-    from tqdm.auto import tqdm
+    from .util import tqdm
 
     cfg = {"darker_exposure": tuple(darker_exposure), "darker_contrast": float(darker_contrast)}
     root = np.random.default_rng(seed)

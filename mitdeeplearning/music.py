@@ -595,7 +595,7 @@ def summarize_songs(songs, *, progress=True):
     """
     iterator = songs
     if progress and len(songs) > 10:
-        from tqdm.auto import tqdm
+        from .util import tqdm
 
         iterator = tqdm(songs, desc="validating tunes")
     reports = [validate_song(s) for s in iterator]

@@ -18,6 +18,7 @@ __all__ = [
     "plot_sample",
     "print_environment",
     "in_notebook",
+    "tqdm",
     "report_result",
     "RESULT_MIME",
 ]
@@ -34,6 +35,24 @@ def in_notebook():
         return False
     shell = get_ipython()
     return shell is not None and hasattr(shell, "kernel")
+
+
+def tqdm(*args, **kwargs):
+    """A tqdm progress bar: a widget in a live notebook, plain text everywhere else.
+
+    Takes tqdm's own arguments. A headless run (``mitdeeplearning run``, the tests) sets
+    ``MDL_TEXT_PROGRESS=1``: a widget bar saved in a notebook file would show only its first state,
+    while a text bar keeps its last line. Without ipywidgets the bar is text as well.
+    """
+    import importlib.util
+    import os
+
+    widget = in_notebook() and os.environ.get("MDL_TEXT_PROGRESS") != "1" and importlib.util.find_spec("ipywidgets")
+    if widget:
+        from tqdm.notebook import tqdm as bar
+    else:
+        from tqdm.std import tqdm as bar
+    return bar(*args, **kwargs)
 
 
 class LossHistory:
@@ -138,21 +157,23 @@ class PeriodicPlotter:
 
 
 def display_model(model, **kwargs):
-    """A picture of a Keras model's graph; its text summary when graphviz or pydot is missing."""
+    """Show a picture of a Keras model's graph, or its text summary when pydot or graphviz is missing.
+
+    Returns nothing, so a cell ending with this call echoes no object.
+    """
     import importlib.util
     import shutil
 
-    missing = [name for name, ok in (("pydot", importlib.util.find_spec("pydot")), ("graphviz", shutil.which("dot"))) if not ok]
-    if missing:
-        print(f"({' and '.join(missing)} not installed, so here is the model's text summary instead of a picture)")
+    if not (importlib.util.find_spec("pydot") and shutil.which("dot")):
         model.summary()
-        return model
+        return
     import tempfile
 
     import keras
+    from IPython.display import display
 
     with tempfile.TemporaryDirectory(prefix="mdl_model_") as folder:  # the picture is read into memory
-        return keras.utils.plot_model(model, to_file=f"{folder}/model.png", show_shapes=True, **kwargs)
+        display(keras.utils.plot_model(model, to_file=f"{folder}/model.png", show_shapes=True, **kwargs))
 
 
 def plot_sample(x, y, vae, index=None):
@@ -183,9 +204,9 @@ def plot_sample(x, y, vae, index=None):
 
 
 def print_environment(packages=("tensorflow", "keras", "numpy")):
-    """Print Python, package versions and the compute device; warn (never fail) without a GPU."""
+    """Print two lines: Python and package versions; the compute device, and what it means here."""
+    import os
     import platform
-    import warnings
 
     versions = []
     for name in packages:
@@ -197,17 +218,16 @@ def print_environment(packages=("tensorflow", "keras", "numpy")):
     if "tensorflow" in packages:
         import tensorflow as tf
 
-        gpus = tf.config.list_physical_devices("GPU")
+        from ._quiet import native_stderr_filtered
+
+        with native_stderr_filtered():  # CUDA's "failed call to cuInit" on a machine without a GPU
+            gpus = tf.config.list_physical_devices("GPU")
         if gpus:
             print(f"Device: {len(gpus)} GPU(s): " + ", ".join(g.name for g in gpus))
         else:
-            import os
-
-            print(f"Device: CPU only ({os.cpu_count()} cores)")
-            warnings.warn(
-                "No GPU found: this notebook runs on the CPU with its default (CPU-sized) parameters. "
-                "On Colab, pick Runtime → Change runtime type → GPU for the 'full' settings.",
-                stacklevel=2,
+            print(
+                f"Device: CPU ({os.cpu_count()} cores). The default parameters are sized for a CPU, "
+                "so this is fine; a GPU (Colab: Runtime → Change runtime type) only makes it faster."
             )
 
 
