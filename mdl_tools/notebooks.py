@@ -25,6 +25,19 @@ LAB_GLOB = "lab*/solutions/*_Solution.ipynb"
 
 _TODO_RE = re.compile(r"^(?P<indent>\s*)#\s*TODO(?:\s+\d+)?\s*:\s*(?P<hint>.*)$")
 _CHECK_CALL_RE = re.compile(r"\bmdl\.lab\d\.(?:check_\w+|test_\w+)\s*\(")
+# What JupyterLab's kernel reports for the project's Python (3.11, the venv `make` creates). A
+# notebook that says exactly this opens unmodified; any difference and JupyterLab rewrites it on
+# open, so closing an untouched notebook would ask to save it.
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+LANGUAGE_INFO = {
+    "codemirror_mode": {"name": "ipython", "version": 3},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "name": "python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": "ipython3",
+    "version": "3.11.7",
+}
 _ALLOWED_NB_METADATA = ("kernelspec", "language_info", "colab", "accelerator")
 _ALLOWED_CELL_METADATA = ("tags", "mdl", "id")
 
@@ -200,9 +213,26 @@ def _hint_inside(lines, begin, end):
     return None, None
 
 
+STUB_WIDTH = 100  # stub lines wrap here, so that a hint never runs off the right edge of the page
+
+
 def _stub(indent, number, hint):
+    """``raise NotImplementedError("TODO n: hint")``, the message split over lines of <= STUB_WIDTH."""
     message = f"TODO {number}: {hint}"
-    return [f"{indent}raise NotImplementedError({message!r})"]
+    line = f"{indent}raise NotImplementedError({message!r})"
+    if len(line) <= STUB_WIDTH:
+        return [line]
+    width = STUB_WIDTH - len(indent) - 4 - 3  # inner indent, quotes, the space kept at the end
+    chunks, current = [], ""
+    for word in message.split(" "):
+        if current and len(current) + 1 + len(word) > width:
+            chunks.append(current + " ")
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    chunks.append(current)
+    assert "".join(chunks) == message
+    return [f"{indent}raise NotImplementedError("] + [f"{indent}    {c!r}" for c in chunks] + [f"{indent})"]
 
 
 def transform_cell(source, first_number, cell_index, where):
@@ -268,6 +298,7 @@ def transform_cell(source, first_number, cell_index, where):
 
 def _clean(nb, keep_outputs=False):
     nb.metadata = {k: v for k, v in nb.metadata.items() if k in _ALLOWED_NB_METADATA}
+    nb.metadata.update(kernelspec=dict(KERNELSPEC), language_info=dict(LANGUAGE_INFO))
     for cell in nb.cells:
         cell.metadata = {k: v for k, v in cell.metadata.items() if k in _ALLOWED_CELL_METADATA and k != "id"}
         if cell.cell_type == "code":

@@ -195,6 +195,9 @@ def run_notebook(path, profile="default", out_dir="runs", root=None, cell_timeou
     out_path.parent.mkdir(parents=True, exist_ok=True)
     parameters.update(extra_parameters or {})
 
+    # nobody watches a headless run: text progress bars keep their last line in the executed copy,
+    # where a widget bar would be saved in its first state (mitdeeplearning.util.tqdm reads this)
+    os.environ.setdefault("MDL_TEXT_PROGRESS", "1")
     start = time.perf_counter()
     interrupt = _InterruptKernel()
     try:
