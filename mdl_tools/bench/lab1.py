@@ -30,7 +30,7 @@ def render(s, fig):
     n = max(nb["tunes"], 1)
     return [
         "", "## Lab 1: music generation (Part 2)", "",
-        "**What good looks like.** The loss starts near ln(vocabulary) ≈ 4.4 and falls below about 1.2 by the end of",
+        "**What good looks like.** The loss starts near ln(vocabulary size) ≈ 4.5 and falls below about 1.2 by the end of",
         "the `default` profile; most generated tunes play (we accept a tune when music21 parses it into at least",
         "8 notes), and about two in three also keep their meter. Garbled bars early in training are normal.", "",
         f"| `{nb['profile']}` profile | measured |", "|---|---|",
