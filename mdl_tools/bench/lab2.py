@@ -37,22 +37,24 @@ def render(s, fig):
         "groups, shows the best any resampler could do with this budget. Single runs swing by 10 points or more:",
         "compare means over seeds.", "",
         f"Synthetic faces (darker share of training faces {100 * db['darker_fraction_measured']:.1f} %), {st['steps']} steps, "
-        f"batch {st['batch_size']}, seeds {st['seeds']}; face recall in %, mean ± std over seeds.", "",
+        f"batch {st['batch_size']}, seeds {st['seeds']}; face recall in %, mean ± standard error (SE) over seeds.", "",
         "| model | " + " | ".join(db["groups"]) + " | lighter − darker gap | accuracy | darker share of face draws |",
         "|---|" + "---|" * (len(db["groups"]) + 3),
     ]
     for m in db["models"].values():
         runs = m["runs"]
-        cells = [common.pm([r["recall"][g] for r in runs]) for g in range(len(db["groups"]))]
-        lines.append(f"| {m['label']} | " + " | ".join(cells) + f" | {common.pm([r['gap'] for r in runs], 1.0, sign=True)} "
-                     f"| {common.pm([r['accuracy'] for r in runs])} | {common.pm([r['darker_share'] for r in runs])} % |")
-    lines += ["", "Targets of the lab (mean over seeds; standard errors in `results/benchmarks.json`):", ""]
+        cells = [mean_se([r["recall"][g] for r in runs]) for g in range(len(db["groups"]))]
+        lines.append(f"| {m['label']} | " + " | ".join(cells) + f" | {mean_se([r['gap'] for r in runs], 1.0, sign=True)} "
+                     f"| {mean_se([r['accuracy'] for r in runs])} | {mean_se([r['darker_share'] for r in runs])} % |")
+    lines += ["", "Targets of the lab (mean over seeds, ± SE where it has one):", ""]
     for name, verdict in db["targets"].items():
         items = [verdict] if name == "cnn_gap" else list(verdict.values())
         model = db["models"].get(name, {}).get("label", name)
         labels = ["standard CNN gap"] if name == "cnn_gap" else [f"{model}: {_TARGET_NAMES.get(k, k)}" for k in verdict]
         for label, v in zip(labels, items):
             value = "n/a" if v.get("value") is None else f"{v['value']:+.1f}"
+            if v.get("value") is not None and v.get("se") is not None:
+                value += f" ± {v['se']:.1f}"
             lines.append(f"- {label}: {value} (target {v['target']}) — **{'met' if v['met'] else 'not met'}**"
                          + (f"; {v['note']}" if v.get("note") else ""))
     lines += ["", common.stamp(s), "", *common.images(s, fig, {"lab2_group_recall.png": "recall per group",
@@ -67,8 +69,22 @@ _TARGET_NAMES = {
 }
 
 
+def mean_se(values, scale=100.0, digits=1, sign=False):
+    """``mean ± SE`` of ``scale * values``: the standard error over seeds, SD / sqrt(n), as lab 3 reports.
+
+    One value has no spread: then the mean alone.
+    """
+    import numpy as np
+
+    v = scale * np.asarray(values, dtype=float)
+    fmt = f"{'+' if sign else ''}.{digits}f"
+    if len(v) < 2:
+        return f"{v.mean():{fmt}}"
+    return f"{v.mean():{fmt}} ± {v.std(ddof=1) / np.sqrt(len(v)):.{digits}f}"
+
+
 def draw_group_bars(debias, path):
-    """Per-group face recall of each model: mean over seeds with ± 1 std error bars."""
+    """Per-group face recall of each model: mean over seeds with ± 1 standard error bars."""
     import numpy as np
 
     plt = common.pyplot()
@@ -77,13 +93,13 @@ def draw_group_bars(debias, path):
     width = 0.8 / len(models)
     for k, (name, m) in enumerate(models.items()):
         recall = 100 * np.array([r["recall"] for r in m["runs"]])
-        std = recall.std(axis=0, ddof=1) if len(recall) > 1 else np.zeros(len(groups))
+        se = recall.std(axis=0, ddof=1) / np.sqrt(len(recall)) if len(recall) > 1 else np.zeros(len(groups))
         x = np.arange(len(groups)) + (k - (len(models) - 1) / 2) * width
-        ax.bar(x, recall.mean(axis=0), width, yerr=std, capsize=2, label=m["label"])
+        ax.bar(x, recall.mean(axis=0), width, yerr=se, capsize=2, label=m["label"])
     ax.set_xticks(np.arange(len(groups)), groups)
     ax.set_ylabel("face recall (%)")
     ax.set_ylim(0, 105)
-    ax.set_title(f"Lab 2: recall per test group, mean ± std over {len(debias['settings']['seeds'])} seeds")
+    ax.set_title(f"Lab 2: recall per test group, mean ± standard error over {len(debias['settings']['seeds'])} seeds")
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
