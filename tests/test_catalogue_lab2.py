@@ -4,15 +4,21 @@ Answers are written as a student would write them from the notebook's text; each
 rejected with a hint naming its fix, each valid one must pass. See tests/catalogue.py.
 """
 
+import ast
 import functools
+import pathlib
+import re
 
 import keras
+import nbformat
 import numpy as np
 import pytest
 import tensorflow as tf
+from tqdm.auto import tqdm
 
 import mitdeeplearning as mdl
 from catalogue import Catalogue
+from mdl_tools import notebook_code
 from mitdeeplearning import lab2
 
 C = Catalogue("lab 2")
@@ -599,99 +605,85 @@ for label, kwargs, keys in [
 for label, f in [("the text's", probs_variant("ok")), ("np.searchsorted", probs_variant("searchsorted")), ("a loop over faces", per_face_loop)]:
     C.valid("2.6", label)(lambda f=f: lab2.check_sample_probabilities(f, bins, smoothing))
 
-# --- TODO 2.7: the resampling loop inside train_dbvae. The loop reads the notebook's names from its
-# module's globals, as in the notebook; the check swaps in its stand-in loader and small settings.
-warmup_steps, resample_every, batch_size, learning_rate, compile_steps, density_components = 100, 50, 32, 5e-4, True, 1
-loader = None  # the notebook's TrainingDatasetLoader; the check replaces it
-from tqdm.auto import tqdm  # noqa: E402
+# --- TODO 2.7: the resampling loop inside train_dbvae. Every answer is the notebook's own train_dbvae
+# (its reference cell's source) with the TODO region rewritten, executed in a namespace that holds
+# the names the notebook's cells define; the check swaps in its stand-in loader and small settings.
+NOTEBOOK = pathlib.Path(__file__).resolve().parents[1] / "lab2" / "solutions" / "Part2_Debiasing_Solution.ipynb"
 
 
-def principal_projection(mu, n_components):
-    if n_components is None:
-        return mu
-    centred = mu - mu.mean(axis=0)
-    _, _, directions = np.linalg.svd(centred, full_matrices=False)
-    return centred @ directions[:n_components].T
+def notebook_function(name):
+    """The source of the function ``name`` as the notebook's reference cells define it."""
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    for _, cell in notebook_code.reference_cells(nb):
+        for node in ast.parse(cell.source).body:
+            if isinstance(node, ast.FunctionDef) and node.name == name:
+                return ast.get_source_segment(cell.source, node)
+    raise LookupError(f"no reference cell of {NOTEBOOK.name} defines {name}()")
 
 
-get_training_sample_probabilities = probs_variant("ok")
-debiasing_loss_function = debias_variant("ok")
-
-
-def make_train_dbvae(todo):
-    def train_dbvae(dbvae, steps, debias=True, title="DB-VAE"):
-        optimizer = keras.optimizers.Adam(learning_rate)
-        encode_mean = lambda x: dbvae.encode(x)[1]  # noqa: E731
-
-        def train_step(x, y):
-            with tf.GradientTape() as tape:
-                y_logit, z_mean, z_logvar, x_recon = dbvae(x, training=True)
-                loss, _ = debiasing_loss_function(x, x_recon, y, y_logit, z_mean, z_logvar)
-            grads = tape.gradient(loss, dbvae.trainable_variables)
-            optimizer.apply_gradients(zip(grads, dbvae.trainable_variables))
-            return loss
-
-        if compile_steps:
-            train_step, encode_mean = tf.function(train_step), tf.function(encode_mean)
-        state = {"p_faces": None, "resampling_history": [], "encode_mean": encode_mean, "dbvae": dbvae}
-        losses = []
-        history = mdl.util.LossHistory(smoothing_factor=0.95)
-        with mdl.util.PeriodicPlotter(sec=3, xlabel="step", ylabel="loss", title=title) as plotter:
-            for step in tqdm(range(steps), desc=title):
-                todo(step, debias, state)
-                x, y = loader.get_batch(batch_size, p_pos=state["p_faces"])
-                losses.append(float(train_step(x, y)))
-                history.append(losses[-1])
-                plotter.plot(history.get())
-        return losses, state["resampling_history"]
-
-    return train_dbvae
-
-
-def resample_when(condition, mu_of=None, project=True, record=True, target="p_faces"):
-    def todo(step, debias, state):
-        if condition(step, debias):
-            if mu_of is None:
-                mu = np.concatenate([state["encode_mean"](b).numpy() for b in loader.iter_train_faces()])
-            else:
-                mu = mu_of(state)
-            p = get_training_sample_probabilities(principal_projection(mu, density_components) if project else mu)
-            state[target] = p
-            if record:
-                state["resampling_history"].append((step, p))
-
-    return todo
-
-
-def on_schedule(step, debias):
-    return debias and step >= warmup_steps and (step - warmup_steps) % resample_every == 0
-
-
-for label, todo, keys in [
-    ("every step after the warm-up", resample_when(lambda s, d: d and s >= warmup_steps), ("every step",)),
-    ("step % resample_every, warm-up ignored", resample_when(lambda s, d: d and s % resample_every == 0), ("during the warm-up",)),
-    ("debias ignored", resample_when(lambda s, d: s >= warmup_steps and (s - warmup_steps) % resample_every == 0), ("debias=False",)),
-    ("fixed numbers 100 and 50", resample_when(lambda s, d: d and s >= 100 and (s - 100) % 50 == 0), ("never recomputed", "not fixed numbers")),
-    ("first after one period", resample_when(lambda s, d: d and s > warmup_steps and (s - warmup_steps) % resample_every == 0), ("at step warmup_steps itself",)),
-    ("only once", resample_when(lambda s, d: d and s == warmup_steps), ("recomputed at",)),
-    ("probabilities kept in another name", resample_when(on_schedule, target="p"), ("still drawn uniformly", "p_faces")),
-    ("μ of the first batch only", resample_when(on_schedule, mu_of=lambda st: st["encode_mean"](next(iter(loader.iter_train_faces()))).numpy()), ("one row per training face",)),
-    ("z_logvar instead of z_mean", resample_when(on_schedule, mu_of=lambda st: np.concatenate([st["dbvae"].encode(b)[2].numpy() for b in loader.iter_train_faces()])), ("z_mean of every training face",)),
-    ("no principal_projection", resample_when(on_schedule, project=False), ("principal_projection",)),
-    ("nothing appended to resampling_history", resample_when(on_schedule, record=False), ("append (step, p_faces)",)),
-]:
-    C.wrong("2.7", label, *keys)(lambda todo=todo: lab2.check_resampling_loop(make_train_dbvae(todo)))
-for label, todo in [
-    ("the text's", resample_when(on_schedule)),
-    ("step - warmup_steps >= 0, np.vstack of encode", resample_when(
-        lambda s, d: debias_on(d) and s - warmup_steps >= 0 and (s - warmup_steps) % resample_every == 0,
-        mu_of=lambda st: np.vstack([np.asarray(st["dbvae"].encode(b)[1]) for b in loader.iter_train_faces()]))),
-]:
-    C.valid("2.7", label)(lambda todo=todo: lab2.check_resampling_loop(make_train_dbvae(todo)))
+TRAIN_DBVAE = notebook_function("train_dbvae")
+REGION = re.search(r"\n( *)### BEGIN SOLUTION\n(.*?)\n *### END SOLUTION\n", TRAIN_DBVAE, re.S)
+assert REGION, "train_dbvae's TODO region (### BEGIN SOLUTION ... ### END SOLUTION) is gone"
+SOLUTION = REGION.group(2)  # the notebook's answer, as indented in the loop
 
 
 def debias_on(flag):
     return bool(flag)
+
+
+def notebook_names():
+    """What the notebook's cells define before train_dbvae: its parameters cell, principal_projection,
+    and stand-ins for the data loader (the check swaps in its own) and the other TODOs' answers."""
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    parameters = next(cell.source for cell in nb.cells if "parameters" in cell.metadata.get("tags", []))
+    names = {"keras": keras, "tf": tf, "np": np, "mdl": mdl, "tqdm": tqdm, "debias_on": debias_on, "loader": None,
+             "get_training_sample_probabilities": probs_variant("ok"), "debiasing_loss_function": debias_variant("ok")}
+    exec(compile(parameters, f"<{NOTEBOOK.name}: parameters>", "exec"), names)  # noqa: S102
+    exec(compile(notebook_function("principal_projection"), f"<{NOTEBOOK.name}: principal_projection>", "exec"), names)  # noqa: S102
+    return names
+
+
+def rewritten(*edits):
+    """The notebook's train_dbvae with each ``(old, new)`` applied once to its TODO region."""
+    region = SOLUTION
+    for old, new in edits:
+        assert region.count(old) == 1, f"the notebook's TODO 7 answer no longer contains {old!r}: update this entry"
+        region = region.replace(old, new)
+    source = TRAIN_DBVAE[:REGION.start(2)] + region + TRAIN_DBVAE[REGION.end(2):]
+    names = notebook_names()
+    exec(compile(source, f"<{NOTEBOOK.name}: train_dbvae, edited>", "exec"), names)  # noqa: S102
+    return names["train_dbvae"]
+
+
+SCHEDULE = "if debias and step >= warmup_steps and (step - warmup_steps) % resample_every == 0:"
+MU = "mu = np.concatenate([encode_mean(batch).numpy() for batch in loader.iter_train_faces()])"
+PROBS = "p_faces = get_training_sample_probabilities(principal_projection(mu, density_components))"
+RECORD = "resampling_history.append((step, p_faces))"
+
+for label, edits, keys in [
+    ("every step after the warm-up", [(SCHEDULE, "if debias and step >= warmup_steps:")], ("every step",)),
+    ("step % resample_every, warm-up ignored", [(SCHEDULE, "if debias and step % resample_every == 0:")], ("during the warm-up",)),
+    ("debias ignored", [(SCHEDULE, "if step >= warmup_steps and (step - warmup_steps) % resample_every == 0:")], ("debias=False",)),
+    ("fixed numbers 100 and 50", [(SCHEDULE, "if debias and step >= 100 and (step - 100) % 50 == 0:")], ("never recomputed", "not fixed numbers")),
+    ("first after one period", [(SCHEDULE, "if debias and step > warmup_steps and (step - warmup_steps) % resample_every == 0:")],
+     ("at step warmup_steps itself",)),
+    ("only once", [(SCHEDULE, "if debias and step == warmup_steps:")], ("recomputed at",)),
+    ("probabilities kept in another name", [(PROBS, PROBS.replace("p_faces =", "p =")), (RECORD, "resampling_history.append((step, p))")],
+     ("still drawn uniformly", "p_faces")),
+    ("μ of the first batch only", [(MU, "mu = encode_mean(next(iter(loader.iter_train_faces()))).numpy()")], ("one row per training face",)),
+    ("z_logvar instead of z_mean", [(MU, "mu = np.concatenate([dbvae.encode(batch)[2].numpy() for batch in loader.iter_train_faces()])")],
+     ("z_mean of every training face",)),
+    ("no principal_projection", [(PROBS, "p_faces = get_training_sample_probabilities(mu)")], ("principal_projection",)),
+    ("nothing appended to resampling_history", [(RECORD, "pass")], ("append (step, p_faces)",)),
+]:
+    C.wrong("2.7", label, *keys)(lambda edits=edits: lab2.check_resampling_loop(rewritten(*edits)))
+for label, edits in [
+    ("the text's", []),
+    ("step - warmup_steps >= 0, np.vstack of encode", [
+        (SCHEDULE, "if debias_on(debias) and step - warmup_steps >= 0 and (step - warmup_steps) % resample_every == 0:"),
+        (MU, "mu = np.vstack([np.asarray(dbvae.encode(batch)[1]) for batch in loader.iter_train_faces()])")]),
+]:
+    C.valid("2.7", label)(lambda edits=edits: lab2.check_resampling_loop(rewritten(*edits)))
 
 
 @pytest.mark.parametrize("entry", C.params())
