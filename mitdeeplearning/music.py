@@ -59,6 +59,9 @@ __all__ = [
 ]
 
 SAMPLE_RATE = 16000  # Hz; mono. Small enough that notebooks with a few clips stay small.
+# Longest clip play_song renders: a whole tune (a generated one runs about a minute), while a
+# runaway generation of endless bars still makes a clip of bounded size (about 6 MB in a notebook).
+MAX_PLAY_SECONDS = 180.0
 
 # music21 corpus folders that hold ABC tune books.
 CORPUS_SOURCES = {
@@ -690,7 +693,7 @@ def _release(wave, sample_rate):
     return wave
 
 
-def synthesize_song(song, *, sample_rate=SAMPLE_RATE, tempo_qpm=None, max_seconds=20.0):
+def synthesize_song(song, *, sample_rate=SAMPLE_RATE, tempo_qpm=None, max_seconds=MAX_PLAY_SECONDS):
     """Render a tune to a mono float32 waveform in [-1, 1] with a small numpy synthesiser.
 
     ``tempo_qpm`` is quarter notes per minute (default: the tune's ``Q:`` field, else 120; reels
@@ -775,7 +778,7 @@ PLAY_SONG_REFUSAL = (
 )
 
 
-def play_song(song, *, backend="numpy", tempo_qpm=None, max_seconds=20.0):
+def play_song(song, *, backend="numpy", tempo_qpm=None, max_seconds=MAX_PLAY_SECONDS):
     """Return an ``IPython.display.Audio`` that plays the tune (16 kHz mono by default).
 
     ``backend="numpy"`` (default) synthesises in pure Python; ``backend="timidity"`` uses
@@ -841,7 +844,7 @@ def save_song_to_abc(song, filename="tmp"):
     return filename
 
 
-def abc2wav(abc_file, wav_file=None, *, backend="numpy", max_seconds=20.0):
+def abc2wav(abc_file, wav_file=None, *, backend="numpy", max_seconds=MAX_PLAY_SECONDS):
     """Render an ``.abc`` file (its first tune) to a WAV file beside it; returns ``0``.
 
     ``0`` is what the 2020/21 helper returned on success (the exit status of its shell script), so
@@ -853,7 +856,7 @@ def abc2wav(abc_file, wav_file=None, *, backend="numpy", max_seconds=20.0):
     return 0
 
 
-def abc_file_to_wav(abc_file, wav_file=None, *, backend="numpy", max_seconds=20.0):
+def abc_file_to_wav(abc_file, wav_file=None, *, backend="numpy", max_seconds=MAX_PLAY_SECONDS):
     """Render an ``.abc`` file (its first tune) to a WAV file; returns the WAV's ``pathlib.Path``.
 
     The WAV goes next to the ABC file (same name, ``.wav``) unless ``wav_file`` is given. No shell

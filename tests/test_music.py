@@ -227,7 +227,16 @@ def test_play_song_returns_16khz_audio(oneills):
     assert audio.data[:4] == b"RIFF"
     with wave.open(__import__("io").BytesIO(audio.data)) as f:
         assert f.getframerate() == 16000 and f.getnchannels() == 1
-        assert 0 < f.getnframes() <= 20 * 16000
+        frames = f.getnframes()
+    # the whole tune, not a clip of it (this one lasts about 24 s)
+    assert frames == len(music.synthesize_song(oneills[0], max_seconds=None)) > 20 * 16000
+
+
+def test_play_song_caps_a_runaway_tune():
+    endless = "X:1\nL:1/4\nQ:1/4=240\nK:C\n" + "CDEF|" * 1200  # 20 minutes of crotchets
+    audio = music.play_song(endless)
+    with wave.open(__import__("io").BytesIO(audio.data)) as f:
+        assert f.getnframes() == int(music.MAX_PLAY_SECONDS * 16000)
 
 
 def test_timidity_backend_missing_tools_raise(monkeypatch):
