@@ -125,15 +125,14 @@ def plot_group_accuracy(results, groups=GROUPS):
 
     names = list(results)
     width = 0.8 / len(names)
-    fig, ax = plt.subplots(figsize=(8, 3.5))
+    fig, ax = plt.subplots(figsize=(9, 3.5), layout="constrained")
     for k, name in enumerate(names):
         ax.bar(np.arange(len(groups)) + k * width, 100 * np.asarray(results[name]), width, label=name)
     ax.set_xticks(np.arange(len(groups)) + 0.4 - width / 2)
     ax.set_xticklabels(groups)
     ax.set_ylabel("face recall (%)")
     ax.set_ylim(0, 100)
-    ax.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
+    fig.legend(loc="outside right upper", fontsize=8, frameon=False)  # beside the axes: it covers no bar
     return fig
 
 
