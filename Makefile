@@ -11,11 +11,12 @@ PROFILE ?= default
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED = 1
 
-.PHONY: run test test-colab-stack lab build check bench clean help
+.PHONY: run test test-browser test-colab-stack lab build check bench clean help
 
 help:
 	@echo "make run    - execute every lab's solution notebook ($(PROFILE) profile) into runs/, print a summary"
 	@echo "make test   - the whole test suite (unit tests, notebooks in the smoke profile, drift checks)"
+	@echo "make test-browser - every solution notebook (smoke) in JupyterLab in a real browser (installs Debian's chromium once)"
 	@echo "make test-colab-stack - installing the package keeps Colab's TF 2.19 / Keras 3.10 / NumPy 2.0.2; notebooks run there"
 	@echo "make lab    - start JupyterLab on the labs"
 	@echo "make build  - regenerate the student notebooks from the solutions"
@@ -34,6 +35,13 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# JupyterLab driven in Debian's chromium by playwright (whose own browser download is not used).
+SUDO = $(shell test "$$(id -u)" -eq 0 || echo sudo)
+CHROMIUM ?= /usr/bin/chromium
+test-browser: $(STAMP)
+	@test -x $(CHROMIUM) || $(SUDO) apt-get install -y -q chromium || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
+	MDL_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest browser_tests -v
 
 # A venv with Colab's stack (cached in .venv-colab), the package installed as the Colab cell does,
 # pip freeze must show the stack unchanged; then the solution notebooks in smoke on that Python.

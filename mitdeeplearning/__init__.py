@@ -14,9 +14,10 @@ start-up log out of the notebook; see ``mitdeeplearning._quiet``.
 
 import importlib
 
-from . import _quiet
+from . import _quiet, _todo
 
 _quiet.install()
+_todo.install()  # in a notebook: Run All that stops at an unwritten TODO shows it
 
 __version__ = "0.1.0"
 
