@@ -251,15 +251,15 @@ def test_custom_dense_layer_output(y, layer=None, x=None):
 def check_sequential_model(model, n_output_nodes, x):
     """A Sequential model holding one Dense layer with ``n_output_nodes`` outputs."""
     tf = _tf()
-    fix = f"model = tf.keras.Sequential([tf.keras.layers.Dense(n_output_nodes)]) (a list of layers)"
+    fix = f"model = keras.Sequential([keras.layers.Dense(n_output_nodes)]) (a list of layers)"
     if isinstance(model, tf.keras.layers.Layer) and not isinstance(model, tf.keras.Model):
         require(False, f"model is a single {type(model).__name__} layer, not a model: wrap it, {fix}")
-    require(isinstance(model, tf.keras.Sequential), f"expected a tf.keras.Sequential, got {type(model).__name__}: {fix}")
+    require(isinstance(model, tf.keras.Sequential), f"expected a keras.Sequential, got {type(model).__name__}: {fix}")
     dense = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.Dense)]
     require(dense, f"the model holds no Dense layer: {fix}")
     require(len(dense) == 1, f"the model should hold exactly one Dense layer, it has {len(dense)}: {fix}")
     require(dense[0].units == n_output_nodes, f"the Dense layer has {dense[0].units} units; it needs n_output_nodes = "
-            f"{n_output_nodes}: tf.keras.layers.Dense(n_output_nodes)")
+            f"{n_output_nodes}: keras.layers.Dense(n_output_nodes)")
     y = _numpy(attempt(model, x, fix=fix))
     require(y.shape == (x.shape[0], n_output_nodes), f"expected output shape {(x.shape[0], n_output_nodes)}, got {y.shape}; {fix}")
     return f"Sequential model maps {tuple(x.shape)} to {y.shape}"
@@ -267,12 +267,12 @@ def check_sequential_model(model, n_output_nodes, x):
 
 @check
 def check_subclass_model(model, n_output_nodes, x):
-    """A subclassed ``tf.keras.Model`` whose dense layer has ``n_output_nodes`` outputs."""
+    """A subclassed ``keras.Model`` whose dense layer has ``n_output_nodes`` outputs."""
     tf = _tf()
-    fix = ("in __init__ create an instance, self.dense_layer = tf.keras.layers.Dense(n_output_nodes), "
+    fix = ("in __init__ create an instance, self.dense_layer = keras.layers.Dense(n_output_nodes), "
            "using the argument n_output_nodes; call() uses self.dense_layer")
-    require(isinstance(model, tf.keras.Model), f"expected a tf.keras.Model subclass, got {type(model).__name__}")
-    require(type(model) not in (tf.keras.Model, tf.keras.Sequential), "subclass tf.keras.Model (class SubclassModel(tf.keras.Model): ...)")
+    require(isinstance(model, tf.keras.Model), f"expected a keras.Model subclass, got {type(model).__name__}")
+    require(type(model) not in (tf.keras.Model, tf.keras.Sequential), "subclass keras.Model (class SubclassModel(keras.Model): ...)")
     y = _numpy(attempt(model, x, fix=fix))
     require(y.shape == (x.shape[0], n_output_nodes), f"expected output shape {(x.shape[0], n_output_nodes)}, got {y.shape}: {fix}")
     other = attempt(type(model), n_output_nodes + 2, fix=fix)
@@ -535,10 +535,10 @@ def check_model(model, vocab_size, embedding_dim, rnn_units, x):
     tf = _tf()
     layers = [la for la in getattr(model, "layers", []) if type(la).__name__ != "InputLayer"]
     kinds = [type(la).__name__ for la in layers]
-    fix = ("tf.keras.Sequential([tf.keras.layers.Embedding(vocab_size, embedding_dim), "
-           "tf.keras.layers.LSTM(rnn_units, return_sequences=True), tf.keras.layers.Dense(vocab_size)])")
+    fix = ("keras.Sequential([keras.layers.Embedding(vocab_size, embedding_dim), "
+           "keras.layers.LSTM(rnn_units, return_sequences=True), keras.layers.Dense(vocab_size)])")
     for other in ("GRU", "SimpleRNN"):
-        require(other not in kinds, f"the model uses {other}; this lab's recurrent layer is tf.keras.layers.LSTM(rnn_units, return_sequences=True)")
+        require(other not in kinds, f"the model uses {other}; this lab's recurrent layer is keras.layers.LSTM(rnn_units, return_sequences=True)")
     require("Embedding" in kinds, f"the first layer is Embedding(vocab_size, embedding_dim), which turns indices into vectors; got layers {kinds}")
     emb = layers[kinds.index("Embedding")]
     if (emb.input_dim, emb.output_dim) == (embedding_dim, vocab_size) and embedding_dim != vocab_size:
@@ -567,7 +567,7 @@ def check_model(model, vocab_size, embedding_dim, rnn_units, x):
     return f"model output {logits.shape}, {got:,} parameters"
 
 
-_LOSS_FIX = ("compute_loss(labels, logits): tf.keras.losses.sparse_categorical_crossentropy(labels, logits, "
+_LOSS_FIX = ("compute_loss(labels, logits): keras.losses.sparse_categorical_crossentropy(labels, logits, "
              "from_logits=True) — labels first (integer indices, shape (batch, time)), then the logits "
              "(batch, time, vocab_size); 'sparse' because the labels are indices, not one-hot vectors")
 

@@ -239,7 +239,7 @@ def check_cnn_model(model):
     kinds = [e["kind"] for e in summary]
     expected = ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense"]
     if kinds != expected:
-        require("AveragePooling2D" not in kinds, f"use max pooling, tf.keras.layers.MaxPool2D(pool_size=(2, 2)), not average pooling: {got}")
+        require("AveragePooling2D" not in kinds, f"use max pooling, keras.layers.MaxPool2D(pool_size=(2, 2)), not average pooling: {got}")
         require(kinds.count("MaxPooling2D") >= 2, f"add MaxPool2D(pool_size=(2, 2)) after each convolution; got {got}")
         require("Flatten" in kinds, f"add Flatten() between the last pooling layer and the Dense layers; got {got}")
         require(kinds.count("Conv2D") == 2, f"expected two Conv2D layers, got {kinds.count('Conv2D')}: {got}")
@@ -290,7 +290,7 @@ _ACCURACY_NAMES = {"accuracy", "acc", "sparse_categorical_accuracy", "class:spar
 def check_compiled(model, optimizer="Adam", learning_rate=None, lr_name="cnn_learning_rate"):
     """Compiled with ``optimizer`` at ``learning_rate``, sparse categorical cross-entropy on probabilities, and accuracy."""
     opt = getattr(model, "optimizer", None)
-    fix_opt = f"optimizer=tf.keras.optimizers.{optimizer}(learning_rate={lr_name})"
+    fix_opt = f"optimizer=keras.optimizers.{optimizer}(learning_rate={lr_name})"
     require(opt is not None and getattr(model, "compiled", True), "call model.compile(optimizer=..., loss=..., metrics=['accuracy']) first")
     got_opt = type(opt).__name__
     require(got_opt.lower() == optimizer.lower(), f"compiled with {got_opt}; the text asks for {optimizer}: {fix_opt}")
@@ -320,7 +320,7 @@ def check_compiled(model, optimizer="Adam", learning_rate=None, lr_name="cnn_lea
     if not any(n in _ACCURACY_NAMES for n in names):
         if "accuracy" in " ".join(names):
             require(False, f"metrics {names}: for integer labels and probability rows use metrics=['accuracy'] (or "
-                    f"SparseCategoricalAccuracy()); tf.keras.metrics.Accuracy and 'categorical_accuracy' compare the wrong things")
+                    f"SparseCategoricalAccuracy()); keras.metrics.Accuracy and 'categorical_accuracy' compare the wrong things")
         require(False, f"the metric should be the accuracy: metrics=['accuracy'], got {names}")
     return f"compiled with {got_opt} (learning rate {lr:g}), {name} and accuracy"
 
@@ -411,7 +411,7 @@ def check_predictions(predictions, predicted_labels, test_labels=None):
 def check_train_step(train_step, images, labels, model=None, optimizer=None, steps=8):
     """With ``model``: the loss recomputed from the model's probabilities falls and every variable moves (weights restored)."""
     fix = ("inside the tf.GradientTape: predictions = loop_model(images, training=True) and loss = "
-           "tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, predictions)) (labels first; "
+           "tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, predictions)) (labels first; "
            "the model outputs probabilities, so no from_logits); then grads = tape.gradient(loss, "
            "loop_model.trainable_variables)")
     if model is None:

@@ -278,7 +278,7 @@ def loop_step_check(kind):
 for label, kind, keys in [
     ("negated loss", "negated", ("negated",)),
     ("gradients of the first two variables", "some", ("did not change", "all of model.trainable_variables")),
-    ("the loss of the first image only", "first", ("tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, predictions))",)),
+    ("the loss of the first image only", "first", ("tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, predictions))",)),
     ("summed", "sum", ("sum", "tf.reduce_mean")),
     ("no reduce_mean", "vector", ("single number",)),
     ("forward pass outside the tape", "outside", ("inside the tf.GradientTape",)),
