@@ -163,16 +163,6 @@ def pyplot():
     return plt
 
 
-def pm(values, scale=100.0, digits=1, sign=False):
-    import numpy as np
-
-    v = scale * np.asarray(values, dtype=float)
-    fmt = f"{'+' if sign else ''}.{digits}f"
-    if len(v) < 2:
-        return f"{v.mean():{fmt}}"
-    return f"{v.mean():{fmt}} ± {v.std(ddof=1):.{digits}f}"
-
-
 def stamp(section):
     m = section["machine"]
     text = f"*Measured {hardware_line(m)}; section took {section['seconds'] / 60:.1f} min"
