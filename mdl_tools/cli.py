@@ -1,6 +1,6 @@
 """The ``mitdeeplearning`` command (instructor tooling): build, check, run, diff and benchmark the lab notebooks.
 
-    mitdeeplearning build [NOTEBOOK …]       regenerate student copies from their solutions
+    mitdeeplearning build [--normalize] [NOTEBOOK …]  regenerate student copies from their solutions
     mitdeeplearning check                    fail on drift, saved outputs, unparsable cells, unchecked TODOs
     mitdeeplearning run [NOTEBOOK …|--all]   execute headless with a profile, write a summary
     mitdeeplearning diff NOTEBOOK            per TODO: solution code vs the student stub
@@ -15,7 +15,7 @@ import sys
 def _cmd_build(args):
     from . import notebooks
 
-    written = notebooks.build(args.notebooks or None)
+    written = notebooks.build(args.notebooks or None, normalize=args.normalize)
     print(f"{len(written)} file(s) changed" if written else "everything up to date")
     return 0
 
@@ -90,6 +90,8 @@ def main(argv=None):
 
     p = sub.add_parser("build", help="generate student notebooks from solutions")
     p.add_argument("notebooks", nargs="*", help="solution (or student) notebooks; default: all")
+    p.add_argument("--normalize", action="store_true",
+                   help="also rewrite the solutions in canonical form (TODO numbers, badges, metadata)")
     p.set_defaults(func=_cmd_build)
 
     p = sub.add_parser("check", help="drift and hygiene checks of all notebooks")

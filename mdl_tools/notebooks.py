@@ -388,15 +388,26 @@ def render_pair(solution_file, root, config=None):
     return _dumps(_strip_ids(solution)), _dumps(_strip_ids(student)), todos
 
 
-def build(notebooks=None, root=None, log=print):
-    """Regenerate student copies (and normalise their solutions). Returns the files written."""
+def build(notebooks=None, root=None, log=print, normalize=False):
+    """Regenerate the student copies from their solutions. Returns the files written.
+
+    The solutions are the instructor's source and stay byte-identical, unless ``normalize`` is
+    set: then they are rewritten in the canonical form too (TODO numbers, badges, metadata), which
+    is the form ``check`` expects of a committed solution (``check`` also refuses saved outputs).
+    """
     root = find_root(root)
     config = load_config(root)
     targets = [solution_path(n) for n in notebooks] if notebooks else solution_notebooks(root)
     written = []
     for solution_file in targets:
         solution_text, student_text, todos = render_pair(solution_file, root, config)
-        for path, text in ((solution_file, solution_text), (student_path(solution_file), student_text)):
+        pairs = [(student_path(solution_file), student_text)]
+        if normalize:
+            pairs.insert(0, (solution_file, solution_text))
+        elif pathlib.Path(solution_file).read_text(encoding="utf-8") != solution_text:
+            log(f"note: {_relpath(solution_file, root)} is not in canonical form (TODO numbers, badges or "
+                "metadata); `mitdeeplearning build --normalize` rewrites it")
+        for path, text in pairs:
             path = pathlib.Path(path)
             if not path.exists() or path.read_text(encoding="utf-8") != text:
                 path.write_text(text, encoding="utf-8")
@@ -427,7 +438,7 @@ def _outputs_problems(nb, where):
     problems = []
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count")):
-            problems.append(f"{where}: cell {index} has saved outputs or an execution count (clear them: make build)")
+            problems.append(f"{where}: cell {index} has saved outputs or an execution count (clear them: Edit → Clear Outputs of All Cells in Jupyter, then save)")
     return problems
 
 
@@ -462,7 +473,8 @@ def check(root=None):
         committed_solution = solution_file.read_text(encoding="utf-8")
         problems += _outputs_problems(read_notebook(committed_solution, where), where)
         if committed_solution != solution_text:
-            problems.append(f"{where}: not normalised (TODO numbers, badges or metadata); run make build")
+            problems.append(f"{where}: not normalised (TODO numbers, badges or metadata); "
+                            "run mitdeeplearning build --normalize")
         student_file = student_path(solution_file)
         student_where = _relpath(student_file, root)
         if not student_file.exists():
@@ -485,6 +497,11 @@ def check(root=None):
                 if error:
                     problems.append(f"{student_where}: cell {index} does not parse ({error})")
         problems += _check_calls(nbformat.reads(solution_text, as_version=4), todos, where)
+        for index, cell in enumerate(student.cells):  # what students read must fit the page
+            for number, line in enumerate(cell.source.split("\n") if cell.cell_type == "code" else [], 1):
+                if len(line) > STUB_WIDTH and ("TODO" in line or "NotImplementedError" in line):
+                    problems.append(f"{student_where}: cell {index}, line {number}: a TODO line of {len(line)} "
+                                    f"characters; wrap the hint in the solution at {STUB_WIDTH}")
         if not any(_has_tag(c, "parameters") for c in student.cells):
             problems.append(f"{where}: no code cell tagged 'parameters'")
     # student notebooks without a solution

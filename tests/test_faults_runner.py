@@ -24,7 +24,7 @@ SOLUTION = "lab0/solutions/Demo_Solution.ipynb"
 def course(tmp_path):
     root = tmp_path / "course"
     shutil.copytree(FIXTURE, root)
-    notebooks.build(root=root, log=lambda *a, **k: None)
+    notebooks.build(root=root, log=lambda *a, **k: None, normalize=True)
     return root
 
 

@@ -21,7 +21,7 @@ def course(tmp_path):
     """A fresh copy of the demo course with its student copy built."""
     root = tmp_path / "course"
     shutil.copytree(FIXTURE, root)
-    notebooks.build(root=root, log=lambda *a, **k: None)
+    notebooks.build(root=root, log=lambda *a, **k: None, normalize=True)
     return root
 
 
@@ -74,6 +74,20 @@ def test_build_strips_outputs_and_metadata(course):
         assert "widgets" not in again.metadata
     # a second build changes nothing
     assert notebooks.build(root=course, log=lambda *a, **k: None) == []
+
+
+def test_build_leaves_the_solution_byte_identical_unless_asked(course):
+    nb = nbformat.read(course / SOLUTION, as_version=4)
+    nb.metadata["widgets"] = {"state": {}}  # what Jupyter adds, and the canonical form drops
+    nbformat.write(nb, course / SOLUTION)
+    edited = (course / SOLUTION).read_bytes()
+    notes = []
+    assert notebooks.build(root=course, log=notes.append) == []  # the student copy was already right
+    assert (course / SOLUTION).read_bytes() == edited
+    assert any("build --normalize" in n for n in notes)
+    assert any("build --normalize" in p for p in notebooks.check(course))
+    assert notebooks.build(root=course, log=notes.append, normalize=True) == [course / SOLUTION]
+    assert notebooks.check(course) == []
 
 
 def test_check_is_clean_after_build(course):
