@@ -3,8 +3,10 @@
     .venv/bin/python benchmarks/lab3_pong_long.py --out results/pong_long --minutes 150
     .venv/bin/python benchmarks/lab3_pong_long.py --out results/pong_long --export   # ship the newest
 
-The notebook's parameters cell gives every setting (16 games, batches of 4,096 rally steps, Adam
-5e-4, entropy bonus 0.01, gamma 0.99); only the step budget is raised. Checkpoints and the
+The notebook's parameters cell with its `full` profile gives every setting (16 games, batches of
+4,096 rally steps, Adam 5e-4, entropy bonus 0.01, gamma 0.99: what trained the shipped agent; the
+`default` profile's larger steps on smaller batches learn faster in the first million steps, but
+were not run for hours); only the step budget is raised. Checkpoints and the
 training record (pong_record.csv: agent steps, wall seconds, score and points won over the last
 100 games) go to --out; running the same command again resumes from the newest checkpoint, and
 the record continues. A run is pinned to the cores given by --cores (default: all), with one
@@ -47,7 +49,12 @@ def main():
     import mitdeeplearning as mdl
     from mitdeeplearning.rl import describe_layers
 
-    lab = notebook_code.load(NOTEBOOK, parameters={"pong_agent_steps": args.agent_steps})
+    import nbformat
+
+    from mdl_tools import runner
+
+    full = runner.profile_overrides(nbformat.read(NOTEBOOK, as_version=4), "full")
+    lab = notebook_code.load(NOTEBOOK, parameters={**full, "pong_agent_steps": args.agent_steps})
     checkpoint_dir = args.out / "pong_checkpoints"
     record = mdl.lab3.TrainingRecord(args.out / "pong_record.csv")
     model = lab.create_pong_model()
