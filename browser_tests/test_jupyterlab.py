@@ -105,7 +105,11 @@ def smoke_copy(relpath, workdir):
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """A JupyterLab server on copies of the notebooks: ``(base_url, token, workdir)``."""
+    """A JupyterLab server on copies of the notebooks: ``(base_url, token, workdir, seen)``.
+
+    ``seen`` collects the process ids the tests observed below this one (server, kernels,
+    chromium); at the end every one of them must have ended.
+    """
     base = tmp_path_factory.mktemp("jupyterlab")
     workdir = base / "notebooks"
     for relpath in SOLUTIONS + [STUDENT]:
