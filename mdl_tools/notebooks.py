@@ -438,7 +438,8 @@ def _outputs_problems(nb, where):
     problems = []
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count")):
-            problems.append(f"{where}: cell {index} has saved outputs or an execution count (clear them: Edit → Clear Outputs of All Cells in Jupyter, then save)")
+            problems.append(f"{where}: cell {index} has saved outputs or an execution count "
+                            "(clear them: Edit → Clear Outputs of All Cells in Jupyter, then save)")
     return problems
 
 

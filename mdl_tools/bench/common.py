@@ -163,6 +163,20 @@ def pyplot():
     return plt
 
 
+def mean_se(values, scale=100.0, digits=1, sign=False):
+    """``mean ± SE`` of ``scale * values``: the standard error over seeds, SD / sqrt(n), what every section reports.
+
+    One value has no spread: then the mean alone.
+    """
+    import numpy as np
+
+    v = scale * np.asarray(values, dtype=float)
+    fmt = f"{'+' if sign else ''}.{digits}f"
+    if len(v) < 2:
+        return f"{v.mean():{fmt}}"
+    return f"{v.mean():{fmt}} ± {v.std(ddof=1) / np.sqrt(len(v)):.{digits}f}"
+
+
 def stamp(section):
     m = section["machine"]
     text = f"*Measured {hardware_line(m)}; section took {section['seconds'] / 60:.1f} min"

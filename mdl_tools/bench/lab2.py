@@ -43,9 +43,9 @@ def render(s, fig):
     ]
     for m in db["models"].values():
         runs = m["runs"]
-        cells = [mean_se([r["recall"][g] for r in runs]) for g in range(len(db["groups"]))]
-        lines.append(f"| {m['label']} | " + " | ".join(cells) + f" | {mean_se([r['gap'] for r in runs], 1.0, sign=True)} "
-                     f"| {mean_se([r['accuracy'] for r in runs])} | {mean_se([r['darker_share'] for r in runs])} % |")
+        cells = [common.mean_se([r["recall"][g] for r in runs]) for g in range(len(db["groups"]))]
+        lines.append(f"| {m['label']} | " + " | ".join(cells) + f" | {common.mean_se([r['gap'] for r in runs], 1.0, sign=True)} "
+                     f"| {common.mean_se([r['accuracy'] for r in runs])} | {common.mean_se([r['darker_share'] for r in runs])} % |")
     lines += ["", "Targets of the lab (mean over seeds, ± SE where it has one):", ""]
     for name, verdict in db["targets"].items():
         items = [verdict] if name == "cnn_gap" else list(verdict.values())
@@ -67,20 +67,6 @@ _TARGET_NAMES = {
     "accuracy_vs_cnn": "accuracy minus the CNN's (points)",
     "darker_recall_vs_uniform_vae": "darker recall minus the uniform VAE's (points)",
 }
-
-
-def mean_se(values, scale=100.0, digits=1, sign=False):
-    """``mean ± SE`` of ``scale * values``: the standard error over seeds, SD / sqrt(n), as lab 3 reports.
-
-    One value has no spread: then the mean alone.
-    """
-    import numpy as np
-
-    v = scale * np.asarray(values, dtype=float)
-    fmt = f"{'+' if sign else ''}.{digits}f"
-    if len(v) < 2:
-        return f"{v.mean():{fmt}}"
-    return f"{v.mean():{fmt}} ± {v.std(ddof=1) / np.sqrt(len(v)):.{digits}f}"
 
 
 def draw_group_bars(debias, path):
