@@ -447,11 +447,11 @@ _VAE_FIX = ("vae_loss = kl_weight * latent_loss + reconstruction_loss, one value
 
 
 @check
-def check_vae_loss(vae_loss_function, kl_weight=0.0005):
+def check_vae_loss(vae_loss_function):
     """VAE loss = kl_weight · ½ Σ (σ² + μ² − 1 − log σ²) + mean |x − x̂|, per example.
 
-    The check calls the function with its own ``kl_weight`` (0.3), so that the KL term weighs
-    enough to be seen and a function that ignores its argument is caught.
+    The check passes its own ``kl_weight`` (0.3), so that the KL term weighs enough to be seen and
+    a function that ignores its argument is caught; the notebook's ``kl_weight`` plays no part.
     """
     import tensorflow as tf
 
@@ -553,9 +553,17 @@ _DEBIAS_FIX = ("classification_loss = tf.nn.sigmoid_cross_entropy_with_logits(la
 
 
 @check
-def check_debiasing_loss(debiasing_loss_function, kl_weight=0.0005):
-    """DB-VAE loss: mean(classification loss + face indicator × VAE loss); non-faces get no VAE term."""
+def check_debiasing_loss(debiasing_loss_function, kl_weight):
+    """DB-VAE loss: mean(classification loss + face indicator × VAE loss); non-faces get no VAE term.
+
+    ``debiasing_loss_function`` is called without ``kl_weight``, as the training step calls it, so
+    it weighs the KL term with its default, the notebook's ``kl_weight``: pass that same value.
+    """
     import tensorflow as tf
+
+    require(isinstance(kl_weight, (int, float, np.number)) and not isinstance(kl_weight, bool),
+            f"kl_weight should be the number from the parameters cell, got {type(kl_weight).__name__}: "
+            f"check_debiasing_loss(debiasing_loss_function, kl_weight)")
 
     rng = np.random.default_rng(0)
     x = rng.random((4, 8, 8, 3)).astype(np.float32)

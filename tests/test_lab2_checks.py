@@ -129,7 +129,7 @@ def test_check_sampling(debiasing_code):
 
 
 def test_check_debiasing_loss(debiasing_code):
-    assert lab2.check_debiasing_loss(debiasing_code.debiasing_loss_function) is None
+    assert lab2.check_debiasing_loss(debiasing_code.debiasing_loss_function, debiasing_code.kl_weight) is None
 
     def vae_for_all(x, xp, y, yl, m, lv, kl_weight=0.0005):
         vae = debiasing_code.vae_loss_function(x, xp, m, lv, kl_weight)
@@ -145,11 +145,11 @@ def test_check_debiasing_loss(debiasing_code):
         return total * 4, ce
 
     with pytest.raises(AssertionError, match="non-faces too"):
-        lab2.check_debiasing_loss(vae_for_all)
+        lab2.check_debiasing_loss(vae_for_all, 0.0005)
     with pytest.raises(AssertionError, match="VAE term is missing"):
-        lab2.check_debiasing_loss(no_vae)
+        lab2.check_debiasing_loss(no_vae, 0.0005)
     with pytest.raises(AssertionError, match="batch mean"):
-        lab2.check_debiasing_loss(sum_not_mean)
+        lab2.check_debiasing_loss(sum_not_mean, 0.0005)
 
 
 def test_check_dbvae(debiasing_code):
