@@ -335,33 +335,68 @@ def check_gradient(x, dy_dx):
     return f"dy/dx = {g:g} at x = {x_v:g}"
 
 
+def _sgd_path(values, x_f, learning_rate, sign=1.0):
+    """x after each step of SGD at ``learning_rate`` on (x - sign·x_f)², each from the recorded x before it."""
+    return values[:-1] - learning_rate * 2 * (values[:-1] - sign * x_f)
+
+
 @check
-def check_sgd(history, x_f, tol=0.05):
-    """Gradient descent on (x − x_f)² ends within ``tol`` of ``x_f``."""
+def check_sgd(history, x_f, learning_rate, tol=0.05):
+    """Every recorded x is one SGD step on (x − x_f)² from the x before it: x ← x − learning_rate · 2(x − x_f).
+
+    Judged step by step with the notebook's ``learning_rate``, so a correct loop passes at any
+    learning rate and number of steps; the ✔ line says whether x reached x_f (within ``tol``).
+    """
     values = np.array([_scalar(v, "each entry of the history") for v in history])
+    lr = _scalar(learning_rate, "learning_rate")
+    require(lr > 0, f"learning_rate is {lr:g}; pass the parameters cell's learning_rate, a positive number")
     require(len(values) >= 2, "record x after every iteration in the history list")
-    require(np.isfinite(values).all(), "x became inf or nan: x moved away from x_f ever faster; descend the loss "
-            "(no minus sign on the loss or the gradients)")
+    if not np.isfinite(values).all():
+        require(lr < 1, f"x became inf or nan: with learning_rate = {lr:g} (1 or more) every SGD step on (x - x_f)**2 "
+                f"overshoots x_f further than the last; choose a learning_rate below 1 in the parameters cell")
+        require(False, "x became inf or nan: x moved away from x_f ever faster; descend the loss "
+                "(no minus sign on the loss or the gradients)")
+
+    def follows(predicted):
+        return np.allclose(values[1:], predicted, rtol=1e-5, atol=1e-5 * max(1.0, abs(x_f)))
+
     start, end = abs(values[0] - x_f), abs(values[-1] - x_f)
-    if end > tol:
-        steps = np.diff(values)
-        if np.ptp(values) < 1e-9:
-            require(False, "x never changed: apply the gradient to x with optimizer.apply_gradients([(grads, x)])")
-        if abs(values[-1] + x_f) <= tol:
-            require(False, f"x went to {values[-1]:.3f} = -x_f: the loss is (x - x_f)**2, with a minus inside")
-        if len(steps) >= 3 and np.allclose(steps, steps[0], rtol=1e-3, atol=1e-7):
-            require(False, f"x moved by the same step ({steps[0]:+.4f}) every iteration, as a linear loss does: square "
-                    f"the difference, loss = (x - x_f)**2")
-        if abs(steps[-1]) < 1e-6:
-            require(False, f"x settled at {values[-1]:.4f}, not at x_f={x_f}: the loss must have its minimum at x_f, "
-                    f"loss = (x - x_f)**2")
-        if end > start:
-            require(False, f"x moved away from x_f ({values[0]:.3f} → {values[-1]:.3f}): gradient descent lowers the "
-                    f"loss, so don't negate the loss or the gradients")
-        require(False, f"x ended at {values[-1]:.4f}, {end:.4f} from x_f={x_f}; check the loss is (x - x_f)**2 and "
-                f"apply the gradient (optimizer.apply_gradients)")
-    require(end < start or start <= tol, "x did not move towards x_f")
-    return f"SGD converged to x = {values[-1]:.4f} (target {x_f})"
+    if follows(_sgd_path(values, x_f, lr)):
+        where = (f"x reached {values[-1]:.4f} (target {x_f})" if end <= tol else
+                 f"x = {values[-1]:.4f} after {len(values)} steps, still {end:.3f} from x_f = {x_f} (more sgd_steps or a "
+                 f"larger learning_rate get closer)")
+        return f"every step is SGD on (x - x_f)**2 at learning_rate {lr:g}; {where}"
+    steps = np.diff(values)
+    if np.ptp(values) < 1e-9:
+        require(False, "x never changed: apply the gradient to x with optimizer.apply_gradients([(grads, x)])")
+    if follows(_sgd_path(values, x_f, lr, sign=-1.0)):
+        require(False, f"x heads for -x_f = {-x_f:g}: the loss is (x - x_f)**2, with a minus inside")
+    if len(steps) >= 3 and np.allclose(steps, steps[0], rtol=1e-3, atol=1e-7):
+        require(False, f"x moved by the same step ({steps[0]:+.4f}) every iteration, as a linear loss does: square "
+                f"the difference, loss = (x - x_f)**2")
+    if follows(values[:-1] + lr * 2 * (values[:-1] - x_f)):
+        require(False, f"x moved away from x_f ({values[0]:.3f} → {values[-1]:.3f}): gradient descent lowers the "
+                f"loss, so don't negate the loss or the gradients")
+    gaps = values - x_f
+    usable = np.abs(gaps[:-1]) > 1e-3 * max(1.0, abs(x_f))
+    if usable.sum() >= 2:
+        ratios = gaps[1:][usable] / gaps[:-1][usable]
+        if np.allclose(ratios, ratios[0], rtol=1e-3, atol=1e-4) and abs(ratios[0] - 1) > 1e-6:
+            seen = (1 - ratios[0]) / 2
+            require(False, f"x moved as SGD on (x - x_f)**2 at a learning rate of {seen:.4g}, not the parameters cell's "
+                    f"learning_rate = {lr:g}: the loss is (x - x_f)**2 itself (not scaled) and the optimizer "
+                    f"keras.optimizers.SGD(learning_rate=learning_rate)")
+    if abs(steps[-1]) < 1e-6 and end > tol:
+        require(False, f"x settled at {values[-1]:.4f}, not at x_f={x_f}: the loss must have its minimum at x_f, "
+                f"loss = (x - x_f)**2")
+    if end > start:
+        require(False, f"x moved away from x_f ({values[0]:.3f} → {values[-1]:.3f}): gradient descent lowers the "
+                f"loss, so don't negate the loss or the gradients")
+    predicted = _sgd_path(values, x_f, lr)
+    i = int(np.argmax(np.abs(values[1:] - predicted)))
+    require(False, f"from x = {values[i]:.4f}, one SGD step on (x - x_f)**2 at learning_rate {lr:g} gives "
+            f"{predicted[i]:.4f}, your loop gave {values[i + 1]:.4f}: compute loss = (x - x_f)**2 under the tape and "
+            f"apply its gradient once per iteration (optimizer.apply_gradients)")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -292,15 +292,17 @@ for label, kind in [("x * x", "ok"), ("tf.square", "square"), ("a list of one va
     C.valid("1.8", label)(lambda kind=kind: lab1.check_gradient(*tape_answer(kind)))
 
 
-# --- TODO 1.9: gradient descent towards x_f
-X_F, LR, STEPS = 4.0, 0.05, 150
+# --- TODO 1.9: gradient descent towards x_f, at the notebook's learning rate and at a student's smaller one
+# (which leaves x short of x_f after the steps: still a correct loop)
+X_F = 4.0
+SGD_SETTINGS = {"learning_rate 0.05, 150 steps": (0.05, 150), "learning_rate 0.004, 100 steps": (0.004, 100)}
 
 
-def sgd_history(loss_fn, apply="ok"):
+def sgd_history(loss_fn, apply, lr, steps):
     x = tf.Variable([0.3])
-    optimizer = keras.optimizers.SGD(learning_rate=LR)
+    optimizer = keras.optimizers.SGD(learning_rate=lr)
     history = []
-    for _ in range(STEPS):
+    for _ in range(steps):
         with tf.GradientTape() as tape:
             loss = loss_fn(x)
         grads = tape.gradient(loss, x)
@@ -310,26 +312,35 @@ def sgd_history(loss_fn, apply="ok"):
             optimizer.apply_gradients([(grads, tf.Variable(x))])
         elif apply == "keras3":
             optimizer.apply([grads], [x])
+        elif apply == "twice":
+            optimizer.apply_gradients([(grads, x)])
+            optimizer.apply_gradients([(grads, x)])
         history.append(x.numpy()[0])
     return history
 
 
-for label, loss_fn, apply, keys in [
-    ("(x + x_f)**2", lambda x: (x + X_F) ** 2, "ok", ("-x_f",)),
-    ("never applied", lambda x: (x - X_F) ** 2, "none", ("never changed", "apply_gradients")),
-    ("(x - 2 * x_f)**2", lambda x: (x - 2 * X_F) ** 2, "ok", ("settled at",)),
-    ("negated loss", lambda x: -((x - X_F) ** 2), "ok", ("away from x_f",)),
-    ("not squared: x - x_f", lambda x: x - X_F, "ok", ("same step", "square")),
-    ("not squared: x_f - x", lambda x: X_F - x, "ok", ("same step", "square")),
-    ("x**2 - x_f**2", lambda x: x**2 - X_F**2, "ok", ("settled at", "(x - x_f)**2")),
-]:
-    C.wrong("1.9", label, *keys)(lambda f=loss_fn, a=apply: lab1.check_sgd(sgd_history(f, a), X_F))
-for label, loss_fn, apply in [
-    ("(x - x_f)**2", lambda x: (x - X_F) ** 2, "ok"),
-    ("tf.square(x_f - x)", lambda x: tf.square(X_F - x), "ok"),
-    ("tf.reduce_mean and optimizer.apply", lambda x: tf.reduce_mean((x - X_F) ** 2), "keras3"),
-]:
-    C.valid("1.9", label)(lambda f=loss_fn, a=apply: lab1.check_sgd(sgd_history(f, a), X_F))
+for setting, (lr, steps) in SGD_SETTINGS.items():
+    converges = lr * steps > 2
+    for label, loss_fn, apply, keys in [
+        ("(x + x_f)**2", lambda x: (x + X_F) ** 2, "ok", ("-x_f", "(x - x_f)**2")),
+        ("never applied", lambda x: (x - X_F) ** 2, "none", ("never changed", "apply_gradients")),
+        ("(x - 2 * x_f)**2", lambda x: (x - 2 * X_F) ** 2, "ok", ("settled at",) if converges else ("(x - x_f)**2",)),
+        ("negated loss", lambda x: -((x - X_F) ** 2), "ok", ("away from x_f",)),
+        ("not squared: x - x_f", lambda x: x - X_F, "ok", ("same step", "square")),
+        ("not squared: x_f - x", lambda x: X_F - x, "ok", ("same step", "square")),
+        ("x**2 - x_f**2", lambda x: x**2 - X_F**2, "ok", ("settled at", "(x - x_f)**2") if converges else ("(x - x_f)**2",)),
+        ("half the loss, 0.5 * (x - x_f)**2", lambda x: 0.5 * (x - X_F) ** 2, "ok", ("learning rate of", "not scaled")),
+        ("the gradient applied twice per iteration", lambda x: (x - X_F) ** 2, "twice", ("learning rate of",)),
+    ]:
+        C.wrong("1.9", f"{label} ({setting})", *keys)(
+            lambda f=loss_fn, a=apply, lr=lr, steps=steps: lab1.check_sgd(sgd_history(f, a, lr, steps), X_F, lr))
+    for label, loss_fn, apply in [
+        ("(x - x_f)**2", lambda x: (x - X_F) ** 2, "ok"),
+        ("tf.square(x_f - x)", lambda x: tf.square(X_F - x), "ok"),
+        ("tf.reduce_mean and optimizer.apply", lambda x: tf.reduce_mean((x - X_F) ** 2), "keras3"),
+    ]:
+        C.valid("1.9", f"{label} ({setting})")(
+            lambda f=loss_fn, a=apply, lr=lr, steps=steps: lab1.check_sgd(sgd_history(f, a, lr, steps), X_F, lr))
 
 
 # ============================================================================ Part 2

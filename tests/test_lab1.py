@@ -118,11 +118,13 @@ def test_check_gradient_and_sgd():
     assert lab1.check_gradient(x, tf.constant(6.0)) is None
     rejects(lab1.check_gradient, x, tf.constant(3.0), match="is 6, got 3")
     rejects(lab1.check_gradient, x, None, match="GradientTape")
-    history = [4 + 2 * 0.98**i for i in range(500)]
-    assert lab1.check_sgd(history, 4.0) is None
-    assert lab1.check_sgd([np.array([v]) for v in history], 4.0) is None  # x.numpy() of a shape-(1,) variable
-    rejects(lab1.check_sgd, history[:20], 4.0, match="x ended at")
-    rejects(lab1.check_sgd, [np.zeros(2)] * 3, 4.0, match="single number")
+    history = [4 + 2 * 0.98**i for i in range(500)]  # SGD at learning rate 0.01: x - 4 shrinks by 1 - 2 * 0.01
+    assert lab1.check_sgd(history, 4.0, 0.01) is None
+    assert lab1.check_sgd([np.array([v]) for v in history], 4.0, 0.01) is None  # x.numpy() of a shape-(1,) variable
+    assert lab1.check_sgd(history[:20], 4.0, 0.01) is None  # a correct loop that stopped early
+    rejects(lab1.check_sgd, history, 4.0, 0.02, match="learning rate of 0.01")
+    rejects(lab1.check_sgd, [np.zeros(2)] * 3, 4.0, 0.01, match="single number")
+    rejects(lab1.check_sgd, [4 + 2 * (-1.5) ** i for i in range(20)] + [float("inf")], 4.0, 1.25, match="below 1")
 
 
 # ----------------------------------------------------------------------------- Part 2
