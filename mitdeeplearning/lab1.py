@@ -83,7 +83,7 @@ def _is_tensor(value):
 
 @check
 def check_matrix(matrix):
-    """A 2-d tensor (rank 2) of numbers with at least one element."""
+    """A 2-d tensor (rank 2) of numbers, at least 2 × 2 (the notebook then reads ``matrix[1]`` and ``matrix[:, 1]``)."""
     require(matrix is not None, "matrix is None: assign the tensor, e.g. matrix = tf.constant([[1, 2], [3, 4]])")
     require(_is_tensor(matrix), f"expected a tf.Tensor made with tf.constant, got {type(matrix).__name__}; "
             f"wrap the nested list in tf.constant: matrix = tf.constant([[1, 2], [3, 4]])")
@@ -96,6 +96,10 @@ def check_matrix(matrix):
     require(matrix.dtype.is_floating or matrix.dtype.is_integer,
             f"a matrix of numbers, got dtype {matrix.dtype.name}: write numbers, not strings or booleans")
     require(int(np.prod(matrix.shape)) > 0, "the matrix is empty; give it at least one row and one column")
+    rows, cols = (int(d) for d in matrix.shape)
+    require(rows >= 2 and cols >= 2, f"the matrix has shape {(rows, cols)}; the slicing cell below reads its second row "
+            f"and column (matrix[1], matrix[:, 1]), so give it at least two rows of at least two numbers: "
+            f"tf.constant([[1, 2], [3, 4]])")
     return f"matrix is a 2-d tensor of shape {tuple(matrix.shape)}"
 
 
@@ -265,6 +269,14 @@ def check_sequential_model(model, n_output_nodes, x):
     return f"Sequential model maps {tuple(x.shape)} to {y.shape}"
 
 
+def _sublayers(layer):
+    """Every layer inside ``layer``, however deep (a Sequential held in an attribute included)."""
+    found = []
+    for sub in getattr(layer, "layers", []):
+        found += [sub] + _sublayers(sub)
+    return found
+
+
 @check
 def check_subclass_model(model, n_output_nodes, x):
     """A subclassed ``keras.Model`` whose dense layer has ``n_output_nodes`` outputs."""
@@ -275,6 +287,9 @@ def check_subclass_model(model, n_output_nodes, x):
     require(type(model) not in (tf.keras.Model, tf.keras.Sequential), "subclass keras.Model (class SubclassModel(keras.Model): ...)")
     y = _numpy(attempt(model, x, fix=fix))
     require(y.shape == (x.shape[0], n_output_nodes), f"expected output shape {(x.shape[0], n_output_nodes)}, got {y.shape}: {fix}")
+    dense = [la for la in _sublayers(model) if isinstance(la, tf.keras.layers.Dense)]
+    require(len(dense) <= 1, f"the model holds {len(dense)} Dense layers; the text asks for the model's one dense layer: "
+            f"create only self.dense_layer = keras.layers.Dense(n_output_nodes), and call() applies it alone")
     other = attempt(type(model), n_output_nodes + 2, fix=fix)
     y2 = _numpy(attempt(other, x, fix=fix))
     require(y2.shape == (x.shape[0], n_output_nodes + 2),
@@ -453,6 +468,11 @@ def _batch(func, args):
     return ret
 
 
+def _batch_arrays(func, args):
+    """The two batches as NumPy arrays (a tf.Tensor batch is as good as a NumPy one)."""
+    return tuple(_numpy(a) if _is_tensor(a) else a for a in _batch(func, args))
+
+
 _BATCH_FIX = ("pick batch_size random starts in [0, n - seq_length) (n = len(vectorized_songs) - 1) so that every "
               "window fits; input_batch rows are vectorized_songs[i : i + seq_length], target rows "
               "vectorized_songs[i + 1 : i + seq_length + 1]")
@@ -460,13 +480,15 @@ _BATCH_FIX = ("pick batch_size random starts in [0, n - seq_length) (n = len(vec
 
 @check
 def test_batch_func_types(func, args):
-    """2020/21 name: get_batch returns two NumPy arrays of integer indices."""
+    """2020/21 name: get_batch returns two arrays of integer indices (NumPy arrays or tf tensors:
+    the training step takes either)."""
     x, y = _batch(func, args)
-    require(isinstance(x, np.ndarray), f"the input batch is a {type(x).__name__}, expected np.ndarray (np.stack or np.array of the windows)")
-    require(isinstance(y, np.ndarray), f"the target batch is a {type(y).__name__}, expected np.ndarray (np.stack or np.array of the windows)")
     for name, arr in (("input", x), ("target", y)):
-        require(np.issubdtype(arr.dtype, np.integer),
-                f"expected int64 indices in the {name} batch, got {arr.dtype} — did np.append (or the "
+        require(isinstance(arr, np.ndarray) or _is_tensor(arr), f"the {name} batch is a {type(arr).__name__}, expected a "
+                f"NumPy array (np.stack or np.array of the windows; a tf.Tensor works too)")
+        dtype = _numpy(arr).dtype
+        require(np.issubdtype(dtype, np.integer),
+                f"expected integer indices in the {name} batch, got {dtype} — did np.append (or the "
                 f"vectorised songs) turn them into floats? Embedding layers need integer indices.")
     return "test_batch_func_types"
 
@@ -475,7 +497,7 @@ def test_batch_func_types(func, args):
 def test_batch_func_shapes(func, args):
     """2020/21 name: both batches have shape (batch_size, seq_length)."""
     _, seq_length, batch_size = args
-    x, y = _batch(func, args)
+    x, y = _batch_arrays(func, args)
     expected = (batch_size, seq_length)
     require(np.shape(x) == expected, f"input batch has shape {np.shape(x)}, expected (batch_size, seq_length) = {expected}")
     require(np.shape(y) == expected, f"target batch has shape {np.shape(y)}, expected {expected}")
@@ -485,7 +507,7 @@ def test_batch_func_shapes(func, args):
 @check
 def test_batch_func_next_step(func, args):
     """2020/21 name: targets are the inputs shifted by one step."""
-    x, y = (np.asarray(a) for a in _batch(func, args))
+    x, y = (np.asarray(a) for a in _batch_arrays(func, args))
     if not np.array_equal(x[:, 1:], y[:, :-1]):
         if np.array_equal(x, y):
             require(False, "the target equals the input: take it one character later, vectorized_songs[i + 1 : i + seq_length + 1]")
@@ -517,7 +539,7 @@ def check_batch(get_batch, vectorized, seq_length, batch_size):
     for sub in (test_batch_func_types, test_batch_func_shapes, test_batch_func_next_step):
         sub.__wrapped__(get_batch, args)
     vectorized = np.asarray(vectorized)
-    x, y = _batch(get_batch, args)
+    x, y = _batch_arrays(get_batch, args)
     for i in range(min(4, batch_size)):
         row = np.concatenate([x[i], y[i, -1:]])
         require(_window_found(vectorized, row),
@@ -532,7 +554,7 @@ def check_batch(get_batch, vectorized, seq_length, batch_size):
     counting = np.arange(seq_length + room + 1, dtype=np.int64)
     starts = []
     for _ in range(25):
-        cx, cy = _batch(get_batch, (counting, seq_length, batch_size))
+        cx, cy = _batch_arrays(get_batch, (counting, seq_length, batch_size))
         cx, cy = np.asarray(cx), np.asarray(cy)
         require(cx.shape == (batch_size, seq_length) and cy.shape == (batch_size, seq_length),
                 f"on a sequence of {len(counting)} values get_batch returned shapes {cx.shape} and {cy.shape}: {_BATCH_FIX}")

@@ -27,6 +27,8 @@ for label, value, keys in [
     ("strings", [["a", "b"], ["c", "d"]], ("numbers",)),
     ("booleans", [[True, False]], ("numbers",)),
     ("an empty matrix", np.zeros((0, 3), np.float32), ("empty",)),
+    ("one row, shape (1, 3)", [[1.0, 2.0, 3.0]], ("two rows", "matrix[1]")),
+    ("one column, shape (3, 1)", [[1.0], [2.0], [3.0]], ("two numbers", "matrix[:, 1]")),
 ]:
     wrapped = value if label in ("a nested Python list", "a NumPy array") else None
     C.wrong("1.1", label, *keys)(
@@ -35,7 +37,7 @@ for label, make in [
     ("floats", lambda: tf.constant([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])),
     ("float64 with a dtype", lambda: tf.constant([[1, 2], [3, 4]], dtype=tf.float64)),
     ("from NumPy", lambda: tf.constant(np.arange(6).reshape(2, 3))),
-    ("a tf.Variable", lambda: tf.Variable([[1.0]])),
+    ("a tf.Variable", lambda: tf.Variable([[1.0, 0.0], [0.0, 1.0]])),
 ]:
     C.valid("1.1", label)(lambda make=make: lab1.check_matrix(make()))
 
@@ -199,6 +201,16 @@ def subclass(make_layer, attribute="dense_layer"):
     return SubclassModel
 
 
+class two_dense_subclass(keras.Model):  # noqa: N801  (named like the other answers of this TODO)
+    def __init__(self, n_output_nodes):
+        super().__init__()
+        self.hidden = L.Dense(16, activation="relu")
+        self.dense_layer = L.Dense(n_output_nodes)
+
+    def call(self, inputs):
+        return self.dense_layer(self.hidden(inputs))
+
+
 for label, cls, keys in [
     ("units hard-coded to 3", subclass(lambda n: L.Dense(3)), ("not a fixed number",)),
     ("Dense(1)", subclass(lambda n: L.Dense(1)), ("n_output_nodes",)),
@@ -207,6 +219,9 @@ for label, cls, keys in [
     ("the class, not an instance", subclass(lambda n: L.Dense), ("an instance",)),
     ("Flatten instead of Dense", subclass(lambda n: L.Flatten()), ("Dense(n_output_nodes)",)),
     ("Dense(n + 1)", subclass(lambda n: L.Dense(n + 1)), ("n_output_nodes",)),
+    ("two Dense layers in a Sequential", subclass(lambda n: keras.Sequential([L.Dense(8, activation="relu"), L.Dense(n)])),
+     ("one dense layer", "2 Dense layers")),
+    ("a second Dense layer beside dense_layer", two_dense_subclass, ("one dense layer", "2 Dense layers")),
 ]:
     C.wrong("1.6", label, *keys)(lambda cls=cls: lab1.check_subclass_model(cls(N), N, X_INPUT))
 for label, cls in [
@@ -420,11 +435,18 @@ def appended_list(vectorized_songs, seq_length, batch_size):
     return np.array(xs), np.array(ys)
 
 
+def tensor_batch(vectorized_songs, seq_length, batch_size):
+    n = vectorized_songs.shape[0] - 1
+    idx = np.random.choice(n - seq_length, batch_size)
+    return (tf.stack([vectorized_songs[i: i + seq_length] for i in idx]),
+            tf.stack([vectorized_songs[i + 1: i + seq_length + 1] for i in idx]))
+
+
 SEQ, BATCH = 20, 8
 for label, f, keys in [
     ("floats", batch_from(choice, dtype=np.float32), ("did np.append",)),
     ("np.append into floats", appended, ("did np.append",)),
-    ("lists", batch_from(choice, as_list=True), ("expected np.ndarray",)),
+    ("lists", batch_from(choice, as_list=True), ("expected a NumPy array",)),
     ("only the inputs returned", batch_from(choice, only_x=True), ("two arrays",)),
     ("the target equals the input", batch_from(choice, y_off=0), ("one character later",)),
     ("input and target swapped", batch_from(choice, swap=True), ("swapped",)),
@@ -439,6 +461,8 @@ for label, f in [
     ("np.random.choice", batch_from(choice)),
     ("np.random.randint and a list", appended_list),
     ("a Generator, without replacement", batch_from(lambda n, s, b: np.random.default_rng().choice(n - s, b, replace=False))),
+    ("tf tensors (tf.stack of the windows)", tensor_batch),
+    ("int32 windows", batch_from(choice, dtype=np.int32)),
 ]:
     C.valid("2.2", label)(lambda f=f: lab1.check_batch(f, VECTORIZED, SEQ, BATCH))
 

@@ -164,7 +164,7 @@ def test_check_batch_accepts_a_correct_get_batch():
     "bad, hint",
     [
         (lambda v, n, b: tuple(a.astype(np.float64) for a in good_batch(v, n, b)), "did np.append"),
-        (lambda v, n, b: tuple(list(a) for a in good_batch(v, n, b)), "expected np.ndarray"),
+        (lambda v, n, b: tuple(list(a) for a in good_batch(v, n, b)), "expected a NumPy array"),
         (lambda v, n, b: good_batch(v, n, b)[0], "two arrays"),
         (lambda v, n, b: good_batch(v, n + 1, b), "expected \\(batch_size, seq_length\\)"),
         (lambda v, n, b: (good_batch(v, n, b)[0],) * 2, "one character later"),
