@@ -1,10 +1,13 @@
 """The ``mitdeeplearning`` command (instructor tooling): build, check, run, diff and benchmark the lab notebooks.
 
     mitdeeplearning build [--normalize] [NOTEBOOK …]  regenerate student copies from their solutions
-    mitdeeplearning check                    fail on drift, saved outputs, unparsable cells, unchecked TODOs
+    mitdeeplearning check [--catalogue]      fail on drift, leaked answers, marker typos, unchecked TODOs, …
     mitdeeplearning run [NOTEBOOK …|--all]   execute headless with a profile, write a summary
-    mitdeeplearning diff NOTEBOOK            per TODO: solution code vs the student stub
+    mitdeeplearning diff [--drift] NOTEBOOK  per TODO: solution code vs the student stub
     mitdeeplearning bench [--quick]          measure every lab; regenerate RESULTS.md and docs/figures
+    mitdeeplearning fork URL                 point the course (notebooks, docs) at another GitHub repository
+    mitdeeplearning release X.Y.Z            bump the package, rebuild the notebooks to install vX.Y.Z, changelog
+    mitdeeplearning publish DIR              write the student-only tree (no solutions) into DIR
 """
 
 import argparse
@@ -24,13 +27,19 @@ def _cmd_check(args):
     from . import notebooks
 
     problems = notebooks.check()
+    info, warnings = notebooks.warnings(catalogue=args.catalogue)
+    for line in info:
+        print(f"  · {line}")
+    for warning in warnings:
+        print(f"  ⚠ {warning}")
     if problems:
-        print(f"{len(problems)} problem(s):")
+        print(f"{len(problems)} problem(s) ({notebooks.CELL_CONVENTION}):")
         for problem in problems:
             print(f"  ✘ {problem}")
         return 1
     count = len(notebooks.solution_notebooks(notebooks.find_root()))
-    print(f"✔ {count} solution notebook(s) and their student copies are clean and in sync")
+    print(f"✔ {count} solution notebook(s) and their student copies are clean and in sync"
+          + (f" ({len(warnings)} warning(s) above)" if warnings else ""))
     return 0
 
 
@@ -68,7 +77,29 @@ def _cmd_run(args):
 def _cmd_diff(args):
     from . import notebooks
 
-    print(notebooks.diff(args.notebook, drift=args.drift))
+    text, drifted = notebooks.diff(args.notebook, drift=args.drift)
+    print(text)
+    return 1 if drifted else 0
+
+
+def _cmd_fork(args):
+    from . import release
+
+    release.fork(args.url, branch=args.branch)
+    return 0
+
+
+def _cmd_release(args):
+    from . import release
+
+    release.release(args.version)
+    return 0
+
+
+def _cmd_publish(args):
+    from . import release
+
+    release.publish(args.dir, repository=args.repository, replace=args.replace)
     return 0
 
 
@@ -85,6 +116,8 @@ def _cmd_bench(args):
 
 
 def main(argv=None):
+    from .notebooks import PROFILES  # the one list of profile names (no heavy imports)
+
     parser = argparse.ArgumentParser(prog="mitdeeplearning", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -94,29 +127,47 @@ def main(argv=None):
                    help="also rewrite the solutions in canonical form (TODO numbers, badges, metadata)")
     p.set_defaults(func=_cmd_build)
 
-    p = sub.add_parser("check", help="drift and hygiene checks of all notebooks")
+    p = sub.add_parser("check", help="drift, leak and hygiene checks of all notebooks")
+    p.add_argument("--catalogue", action="store_true",
+                   help="also count the mistake-catalogue entries of each TODO (pytest collects them: ~30 s)")
     p.set_defaults(func=_cmd_check)
 
     p = sub.add_parser("run", help="execute notebooks headless with a profile")
     p.add_argument("notebooks", nargs="*", help="notebooks to run")
     p.add_argument("--all", action="store_true", help="run every solution notebook")
-    p.add_argument("--profile", default="default", choices=["smoke", "default", "full"])
+    p.add_argument("--profile", default="default", choices=PROFILES)
     p.add_argument("--out", help="folder for executed copies and the summary (default: runs/<profile>)")
     p.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell (default 1800)")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("diff", help="per TODO: solution code vs student stub")
     p.add_argument("notebook", help="a solution or student notebook")
-    p.add_argument("--drift", action="store_true", help="instead: committed student copy vs generated one")
+    p.add_argument("--drift", action="store_true",
+                   help="instead: committed student copy vs generated one (exit 1 when they differ)")
     p.set_defaults(func=_cmd_diff)
 
     p = sub.add_parser("bench", help="measure every lab; write results/benchmarks.json, RESULTS.md and docs/figures")
     p.add_argument("--quick", action="store_true", help="smoke profiles and tiny budgets (a few minutes), into results/quick/")
     p.add_argument("--only", help="comma-separated sections to re-measure (lab1,lab2,lab3,tests); the others are kept")
     p.add_argument("--out", help="write benchmarks.json, RESULTS.md and figures/ under this folder instead")
-    p.add_argument("--extra-profile", choices=["smoke", "default", "full"],
+    p.add_argument("--extra-profile", choices=PROFILES,
                    help="also run every notebook in this profile, reported in its own column (default: full when a GPU is found)")
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("fork", help="point every link of the course at another GitHub repository, rebuild")
+    p.add_argument("url", help="https://github.com/<owner>/<name>")
+    p.add_argument("--branch", help="the branch the badges open (default: keep the configured one)")
+    p.set_defaults(func=_cmd_fork)
+
+    p = sub.add_parser("release", help="bump the package version, rebuild the notebooks to install its tag, changelog")
+    p.add_argument("version", help="the new version, X.Y.Z")
+    p.set_defaults(func=_cmd_release)
+
+    p = sub.add_parser("publish", help="write the student-only tree (no solutions, no instructor tooling)")
+    p.add_argument("dir", help="an empty folder, or a clone of the public repository with --replace")
+    p.add_argument("--repository", help="the public repository the students use (default: the configured one)")
+    p.add_argument("--replace", action="store_true", help="empty DIR first (its .git is kept)")
+    p.set_defaults(func=_cmd_publish)
 
     args = parser.parse_args(argv)
     try:

@@ -31,7 +31,7 @@ from mitdeeplearning.util import RESULT_MIME
 
 from . import notebooks as _notebooks
 
-PROFILES = ("smoke", "default", "full")
+PROFILES = _notebooks.PROFILES
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -56,6 +56,8 @@ class RunResult:
     headline: str = ""
     error: str = ""
     result: dict = dataclasses.field(default_factory=dict)  # the values of the notebook's report_result
+    overrides: dict = dataclasses.field(default_factory=dict)  # the parameters the profile injected
+    date: str = ""  # when it ran (UTC), so that a summary merged from several runs says which is which
 
 
 def profile_overrides(nb, profile):
@@ -65,6 +67,9 @@ def profile_overrides(nb, profile):
         raise ProfileError("the notebook has no code cell tagged 'parameters'")
     profiles = cell.metadata.get("mdl", {}).get("profiles", {})
     if profile in profiles:
+        unknown = [p for p in _notebooks._profile_problems(nb, "the notebook") if f"profile {profile!r}" in p]
+        if unknown:
+            raise ProfileError("; ".join(unknown))
         return dict(profiles[profile])
     if profile == "default":
         return {}
@@ -106,11 +111,20 @@ def headline(executed_nb):
     return "".join(texts).strip()
 
 
-def _describe_failure(exc):
+def source_cell_number(executed_nb, index):
+    """The 1-based number, in the source notebook, of cell ``index`` of its executed copy (which has
+    papermill's injected-parameters cell more); numbered as ``check`` numbers cells."""
+    injected = next((i for i, c in enumerate(executed_nb.cells)
+                     if "injected-parameters" in c.get("metadata", {}).get("tags", [])), None)
+    return index + (0 if injected is None or index < injected else -1) + 1
+
+
+def _describe_failure(exc, executed_nb=None):
     """A readable account of the failing cell from a papermill execution error."""
     parts = [f"{getattr(exc, 'ename', type(exc).__name__)}: {getattr(exc, 'evalue', exc)}"]
     if getattr(exc, "cell_index", None) is not None:
-        parts[0] += f" (in cell {exc.cell_index}, execution count {exc.exec_count})"
+        number = source_cell_number(executed_nb, exc.cell_index) if executed_nb else exc.cell_index + 1
+        parts[0] += f" (in cell {number} of the notebook, counting from 1, markdown included; In [{exc.exec_count}])"
     source = getattr(exc, "source", "")
     if source:
         excerpt = source.strip().splitlines()
@@ -200,6 +214,7 @@ def run_notebook(path, profile="default", out_dir="runs", root=None, cell_timeou
     os.environ.setdefault("MDL_TEXT_PROGRESS", "1")
     start = time.perf_counter()
     interrupt = _InterruptKernel()
+    kernel_log = out_path.with_name(out_path.stem + ".kernel.log")
     try:
         with interrupt:
             papermill.execute_notebook(
@@ -211,6 +226,9 @@ def run_notebook(path, profile="default", out_dir="runs", root=None, cell_timeou
                 log_output=False,
                 execution_timeout=cell_timeout,
                 cwd=str(out_path.parent),  # files a notebook writes (videos, checkpoints) stay beside its executed copy
+                # the kernel's own stderr (ipykernel's "running over TCP without encryption" warning) goes
+                # to a log beside the executed copy, not between the progress lines of the terminal
+                kernel_manager_class=_kernel_manager_logging_to(kernel_log, package_source(root)[0]),
             )
         if interrupt.interrupted:  # the Ctrl-C reached the kernel as its last cell ended
             raise KeyboardInterrupt
@@ -222,12 +240,40 @@ def run_notebook(path, profile="default", out_dir="runs", root=None, cell_timeou
             stopped = KeyboardInterrupt()
             stopped.mdl_stopped = mark_interrupted(out_path, path, time.perf_counter() - start)
             raise stopped from None
-        return RunResult(str(rel), profile, "failed", time.perf_counter() - start, str(out_path), error=_describe_failure(exc))
+        executed = nbformat.read(out_path, as_version=4) if out_path.is_file() else None
+        return RunResult(str(rel), profile, "failed", time.perf_counter() - start, str(out_path),
+                         error=_describe_failure(exc, executed), overrides=parameters)
     except Exception as exc:  # kernel died, timeout, bad notebook: report it, do not hide it
-        return RunResult(str(rel), profile, "failed", time.perf_counter() - start, str(out_path), error=f"{type(exc).__name__}: {exc}")
+        return RunResult(str(rel), profile, "failed", time.perf_counter() - start, str(out_path),
+                         error=f"{type(exc).__name__}: {exc} (the kernel's own log: {kernel_log})", overrides=parameters)
     executed = nbformat.read(out_path, as_version=4)
     return RunResult(str(rel), profile, "ok", time.perf_counter() - start, str(out_path), headline=headline(executed),
-                     result=result_record(executed)[1])
+                     result=result_record(executed)[1], overrides=parameters)
+
+
+def _kernel_manager_logging_to(path, python_path=None):
+    """A kernel manager class whose kernels write their stderr to ``path`` (the cells' own output
+    still reaches the notebook: ipykernel captures it) and, given ``python_path``, import from that
+    folder first (the checkout being run, see :func:`package_source`)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LoggingKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kwargs):
+            self._mdl_log = open(path, "w")
+            kwargs.setdefault("stderr", self._mdl_log)
+            if python_path:
+                env = dict(kwargs.get("env") or os.environ)
+                env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(python_path), env.get("PYTHONPATH")]))
+                kwargs["env"] = env
+            return await super().start_kernel(**kwargs)
+
+        async def shutdown_kernel(self, *args, **kwargs):
+            try:
+                return await super().shutdown_kernel(*args, **kwargs)
+            finally:
+                self._mdl_log.close()
+
+    return LoggingKernelManager
 
 
 def mark_interrupted(out_path, source_path, seconds):
@@ -306,6 +352,35 @@ def _exclusive(out_dir):
         handle.close()
 
 
+def package_source(root):
+    """``(python_path, note)``: where the kernel should import the course package from, and a note
+    when that differs from where this Python would import it (the installed copy).
+
+    A checkout that holds the package (``<root>/<package>/__init__.py``) is put first on the
+    kernel's ``PYTHONPATH``, so a check just added to it is the one the notebook calls. ``note``
+    is "" when the installed package is this checkout's anyway.
+    """
+    import importlib.util
+
+    if root is None:
+        return None, ""
+    root = pathlib.Path(root).resolve()
+    try:
+        package = _notebooks.load_config(root)["package"]
+    except (OSError, ValueError):  # no config: nothing to point the kernel at
+        return None, ""
+    local = root / package / "__init__.py"
+    if not local.is_file():
+        return None, ""
+    spec = importlib.util.find_spec(package)
+    installed = pathlib.Path(spec.origin).resolve() if spec and spec.origin else None
+    if installed == local:
+        return root, ""
+    where = installed.parent if installed else "nowhere (not installed)"
+    return root, (f"note: the kernels import {package} from this checkout ({local.parent}); this Python's "
+                  f"installed {package} is {where}")
+
+
 def _display_path(notebook, root):
     path, root = pathlib.Path(notebook).resolve(), pathlib.Path(root).resolve()
     return path.relative_to(root) if path.is_relative_to(root) else path
@@ -326,7 +401,14 @@ def run_all(notebooks, profile, out_dir, root, cell_timeout=1800, log=print):
     root = pathlib.Path(root).resolve()
     with _exclusive(out_dir):
         results = []
-        write_summary(results, profile, out_dir, state="running")
+        names = {str(_display_path(n, root)) for n in notebooks}
+        kept = [r for r in _previous_results(out_dir, profile) if r.notebook not in names]
+        if kept:
+            log(f"Keeping the results of {len(kept)} other notebook(s) from earlier runs in {out_dir.name}/summary.md.")
+        note = package_source(root)[1]
+        if note:
+            log(note)
+        write_summary(kept + results, profile, out_dir, state="running", root=root)
         if not notebooks:
             log("Nothing to run: no lab notebooks found (expected lab*/solutions/*_Solution.ipynb).")
         for number, notebook in enumerate(notebooks, 1):
@@ -344,21 +426,40 @@ def run_all(notebooks, profile, out_dir, root, cell_timeout=1800, log=print):
                 seconds = time.perf_counter() - start
                 _, out_path = _out_path(notebook, out_dir, root)
                 where = getattr(exc, "mdl_stopped", f"Interrupted (Ctrl-C) after {seconds:.0f} s, before it started.")
-                results.append(RunResult(str(rel), profile, "interrupted", seconds, str(out_path), error=where))
+                results.append(RunResult(str(rel), profile, "interrupted", seconds, str(out_path), error=where, date=_now()))
                 results += [RunResult(str(_display_path(n, root)), profile, "not run", 0.0, "",
                                       error="not run: the run was interrupted before it") for n in notebooks[number:]]
                 log(f" INTERRUPTED after {seconds:.1f} s")
-                write_summary(results, profile, out_dir, state="interrupted")
+                write_summary(kept + results, profile, out_dir, state="interrupted", root=root)
                 raise
             except (ProfileError, ValueError) as exc:  # NotebookFormatError, outside the checkout
                 result = RunResult(str(rel), profile, "failed", time.perf_counter() - start, "", error=str(exc))
+            result.date = _now()
             results.append(result)
             if result.status == "ok":
                 log(f" ok in {result.seconds:.1f} s")
             else:
                 log(f" FAILED after {result.seconds:.1f} s\n" + _indent(result.error))
-        write_summary(results, profile, out_dir)
+        write_summary(kept + results, profile, out_dir, root=root)
     return results
+
+
+def _previous_results(out_dir, profile):
+    """The results in ``out_dir/summary.json`` of an earlier run of ``profile``; [] when there is none.
+
+    A summary that cannot be read is named in an error rather than overwritten unread.
+    """
+    path = pathlib.Path(out_dir) / "summary.json"
+    if not path.is_file():
+        return []
+    try:
+        data = json.loads(path.read_text())
+        if data["machine"]["profile"] != profile:
+            return []
+        fields = {f.name for f in dataclasses.fields(RunResult)}
+        return [RunResult(**{k: v for k, v in r.items() if k in fields}) for r in data["results"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} cannot be read ({type(exc).__name__}: {exc}); move it away or pass another --out") from exc
 
 
 def _indent(text, pad="    "):
@@ -373,37 +474,77 @@ _STATE_LINES = {
 }
 
 
-def write_summary(results, profile, out_dir, state="complete"):
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _versions(root):
+    """What the results depend on: the commit of the checkout, the course package, TensorFlow, Keras."""
+    import importlib.metadata
+
+    versions = {}
+    if root is not None:
+        head = _notebooks._git(root, "rev-parse", "--short", "HEAD")
+        if head.returncode == 0:
+            dirty = _notebooks._git(root, "status", "--porcelain", "--untracked-files=no").stdout.strip()
+            versions["commit"] = head.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+        else:
+            versions["commit"] = "not a git checkout"
+        try:
+            versions["package"] = _notebooks.read_version(root)
+        except (OSError, ValueError) as exc:
+            versions["package"] = f"unknown ({exc})"
+    for name in ("tensorflow", "keras"):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def write_summary(results, profile, out_dir, state="complete", root=None):
     """Write ``summary.json`` and ``summary.md`` in ``out_dir``; return the markdown text.
 
-    ``state`` is "complete", "running" (written before the first notebook, replacing any older
-    summary) or "interrupted"; the last two say so at the top of both files. Both are written
-    through a temporary name, so a reader never sees half a summary.
+    ``state`` is "complete", "running" (written before the first notebook) or "interrupted"; the
+    last two say so at the top of both files. Paths are relative to ``out_dir`` (executed copies)
+    or to the checkout (notebooks). Both are written through a temporary name, so a reader never
+    sees half a summary.
     """
     machine = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": _now(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "profile": profile,
+        **_versions(root),
     }
     out_dir = pathlib.Path(out_dir)
-    _write_text(out_dir / "summary.json", json.dumps(
-        {"machine": machine, "state": state, "results": [dataclasses.asdict(r) for r in results]}, indent=2) + "\n")
+    records = []
+    for r in results:
+        record = dataclasses.asdict(r)
+        if r.output and pathlib.Path(r.output).is_absolute() and pathlib.Path(r.output).is_relative_to(out_dir.resolve()):
+            record["output"] = pathlib.Path(r.output).relative_to(out_dir.resolve()).as_posix()
+        records.append(record)
+    _write_text(out_dir / "summary.json", json.dumps({"machine": machine, "state": state, "results": records},
+                                                     indent=2) + "\n")
     lines = [f"# Results ({profile} profile)", ""]
     if state in _STATE_LINES:
         lines += [_STATE_LINES[state], ""]
+    stack = " · ".join(f"{k} {machine[k]}" for k in ("commit", "package", "tensorflow", "keras") if k in machine)
     lines += [
         f"{machine['date']} · {machine['cpu_count']} CPU cores · Python {machine['python']} · {machine['platform']}",
         "",
-        "| notebook | status | time | headline |",
-        "|---|---|---|---|",
+        stack,
+        "",
+        "| notebook | status | time | headline | overrides | ran at |",
+        "|---|---|---|---|---|---|",
     ]
     for r in results:
         head = r.headline.replace("\n", "<br>") if r.status == "ok" else r.error.splitlines()[0] if r.error else ""
-        lines.append(f"| {r.notebook} | {r.status} | {r.seconds:.0f} s | {head} |")
+        overrides = ", ".join(f"{k}={v!r}" for k, v in r.overrides.items()) or "–"
+        lines.append(f"| {r.notebook} | {r.status} | {r.seconds:.0f} s | {head} | {overrides} | {r.date or '–'} |")
     if not results and state == "complete":
-        lines.append("| – | nothing to run | – | no lab notebooks yet |")
+        lines.append("| – | nothing to run | – | no lab notebooks yet | – | – |")
     text = "\n".join(lines) + "\n"
     _write_text(out_dir / "summary.md", text)
     return text
