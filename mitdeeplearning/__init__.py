@@ -19,7 +19,7 @@ from . import _quiet, _todo
 _quiet.install()
 _todo.install()  # in a notebook: Run All that stops at an unwritten TODO shows it
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one source of the version (pyproject.toml reads it; `mitdeeplearning release` bumps it)
 
 _LAZY_SUBMODULES = ("lab1", "lab2", "lab3", "util", "data", "checks")
 
