@@ -1,0 +1,269 @@
+"""Grade a class: run the notebook's own checks on every submitted notebook, each in a sandbox.
+
+    python -m mdl_tools.grade SUBMISSION_OR_FOLDER … [--lab NOTEBOOK] [--workers N] [--out DIR]
+                              [--profile smoke] [--cell-timeout S] [--timeout S]
+    python -m mdl_tools.grade --gradescope-bundle lab1/Part1_TensorFlow.ipynb [--out DIR]
+
+Writes into ``--out`` (default ``grades/``): ``grades.csv`` (student × TODO points, total),
+``results.json`` (every TODO's status and message), ``reports/<student>.html`` and
+``summary.md`` (which TODOs fail most, with which hints; flagged submissions). docs/GRADING.md
+explains the design: what is run, how results travel, which isolation protects what.
+"""
+
+import argparse
+import concurrent.futures
+import multiprocessing
+import os
+import pathlib
+import sys
+import time
+
+from . import notebooks as _notebooks
+from .grading import execute as _execute
+from .grading import report as _report
+from .grading import sandbox as _sandbox
+from .grading import submission as _submission
+
+BASE_UID = 61000  # sandboxed kernels run as BASE_UID + worker slot (no account needed)
+
+
+def load_templates(root, lab=None):
+    """The lab notebooks a class may submit: all of them, or the one ``lab`` names."""
+    root = pathlib.Path(root).resolve()
+    solutions = _notebooks.solution_notebooks(root)
+    if lab:
+        wanted = _notebooks.solution_path(pathlib.Path(lab)).name
+        solutions = [s for s in solutions if s.name == wanted]
+        if not solutions:
+            raise ValueError(f"--lab {lab}: no such lab notebook (expected e.g. lab1/Part1_TensorFlow.ipynb)")
+    return [_submission.load_template(s, root) for s in solutions]
+
+
+def collect(paths):
+    """Files to grade: the files named, and every file (not hidden) inside the folders named."""
+    files = []
+    for path in map(pathlib.Path, paths):
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"no such submission file or folder: {path}")
+    if not files:
+        raise ValueError("no submissions found in " + ", ".join(map(str, paths)))
+    return [f.resolve() for f in files]
+
+
+def _student_name(path, seen):
+    name = path.stem
+    base, n = name, 2
+    while name in seen:
+        name, n = f"{base}-{n}", n + 1
+    seen.add(name)
+    return name
+
+
+class Grader:
+    """Settings shared by every submission of a run (sent to the worker processes)."""
+
+    def __init__(self, root, templates, out, profile="smoke", cell_timeout=120, submission_timeout=600,
+                 submissions=(), level=None, limits=None, screen=True):
+        self.root = pathlib.Path(root).resolve()
+        self.templates = templates
+        self.out = pathlib.Path(out).resolve()
+        self.profile = profile
+        self.cell_timeout = cell_timeout
+        self.submission_timeout = submission_timeout
+        self.limits = limits
+        self.screen = screen
+        self.level = level or _sandbox.isolation()
+        self.warning = ""
+        if self.level == "strong":
+            problem = _sandbox.probe_strong()
+            if problem:
+                self.level, self.warning = "limits-only", f"namespaces unavailable ({problem})"
+        data = pathlib.Path(os.environ.get("MDL_DATA_DIR", self.root / "data")).resolve()
+        self.env = {
+            "PATH": f"{pathlib.Path(sys.executable).parent}:/usr/bin:/bin", "LANG": "C.UTF-8",
+            "MDL_OFFLINE": "1", "MDL_DATA_DIR": str(data), "MDL_TEXT_PROGRESS": "1", "MPLBACKEND": "agg",
+            "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONDONTWRITEBYTECODE": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        }
+        self.read_only = [str(data)]
+        needed = [self.root, pathlib.Path(sys.prefix), pathlib.Path(sys.base_prefix), data]
+        hide = {self.out, self.root / ".git", *[pathlib.Path(t.solution_path).parent for t in templates]}
+        for sub in submissions:  # their folders, unless the sandbox needs what is in them
+            folder = sub.parent
+            hide.add(sub if any(p.is_relative_to(folder) for p in needed) else folder)
+        self.hide = sorted(str(h) for h in hide)
+        self.expose = [str(self.root), str(data)]
+
+    def grade(self, path, student, slot, workspace):
+        """Grade one file; returns its result (a dict, as results.json holds it)."""
+        start = time.perf_counter()
+        result = {"student": student, "file": path.name, "notebook": "", "status": "graded", "problem": "",
+                  "todos": [], "total": 0, "max_points": 0, "edits": [], "flags": [], "isolation": self.level}
+        try:
+            nb = _submission.read_submission(path)
+            template = _submission.recognise(nb, self.templates)
+        except _submission.SubmissionError as exc:
+            result.update(status="unreadable", problem=str(exc), seconds=time.perf_counter() - start)
+            return result
+        result.update(notebook=template.name, max_points=template.max_points)
+        answers, edits = _submission.extract(nb, template)
+        result["edits"] = edits
+        predetermined = {}
+        for number, answer in answers.items():
+            if answer.status != "attempted":
+                predetermined[number] = (answer.status, "", False)
+                continue
+            if not self.screen:
+                continue
+            screening = _submission.screen(answer.code)
+            if screening.verdict == "syntax":
+                predetermined[number] = ("error", screening.reason, False)
+            elif screening.verdict != "ok":
+                predetermined[number] = (screening.verdict + ("d" if screening.verdict == "tamper" else ""),
+                                         screening.reason + " (not run)", screening.verdict == "tamper")
+        try:
+            decided, executed = _execute.run_submission(
+                template, answers, predetermined, workspace / student, BASE_UID + slot, self.level, self.env,
+                self.hide, self.read_only, self.expose, self.profile, self.cell_timeout,
+                self.submission_timeout, self.limits)
+        except _execute.GraderError as exc:
+            result.update(status="grader error", problem=str(exc), seconds=time.perf_counter() - start)
+            return result
+        import nbformat
+
+        (self.out / "executed").mkdir(exist_ok=True)
+        nbformat.write(executed, self.out / "executed" / f"{student}.ipynb")
+        for todo in template.todos:
+            status, message, tamper = decided[todo.number]
+            if status == "refused":
+                result["flags"].append(f"TODO {todo.number} refused: {message}")
+            if tamper:
+                result["flags"].append(f"TODO {todo.number} tampering: {message}")
+            points = template.points[todo.number] if status == "pass" else 0
+            result["todos"].append({"number": todo.number, "status": status, "points": points,
+                                    "max_points": template.points[todo.number], "message": message,
+                                    "tamper": tamper})
+        result["total"] = sum(t["points"] for t in result["todos"])
+        result["seconds"] = time.perf_counter() - start
+        return result
+
+
+_slot = None
+
+
+def _init_worker(counter):
+    global _slot
+    with counter.get_lock():
+        _slot = counter.value
+        counter.value += 1
+
+
+def _grade_in_worker(grader, path, student, workspace):
+    return grader.grade(path, student, _slot, workspace)
+
+
+def grade_class(grader, files, workers=2, progress=True, workspace_base=None):
+    """Grade ``files`` in ``workers`` processes; write every output; return the results."""
+    from tqdm.auto import tqdm
+
+    grader.out.mkdir(parents=True, exist_ok=True)
+    os.chmod(grader.out, 0o700)
+    (grader.out / "reports").mkdir(exist_ok=True)
+    start = time.perf_counter()
+    seen = set()
+    jobs = [(path, _student_name(path, seen)) for path in files]
+    results = []
+    with _execute.workspace(workspace_base) as workspace:
+        context = multiprocessing.get_context("spawn")
+        counter = context.Value("i", 0)
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                                    initargs=(counter,)) as pool:
+            futures = {pool.submit(_grade_in_worker, grader, path, student, workspace): (path, student)
+                       for path, student in jobs}
+            bar = tqdm(total=len(jobs), desc="grading", unit="notebook", disable=not progress)
+            for future in concurrent.futures.as_completed(futures):
+                path, student = futures[future]
+                try:
+                    results.append(future.result())
+                except Exception as exc:  # a bug of the grader's: report it against the file, keep going
+                    results.append({"student": student, "file": path.name, "notebook": "", "status": "grader error",
+                                    "problem": f"{type(exc).__name__}: {exc}", "todos": [], "total": 0,
+                                    "max_points": 0, "edits": [], "flags": [], "isolation": grader.level})
+                bar.update()
+            bar.close()
+    order = {student: i for i, (_, student) in enumerate(jobs)}
+    results.sort(key=lambda r: order[r["student"]])
+    seconds = time.perf_counter() - start
+    _report.write_csv(results, grader.out / "grades.csv")
+    _report.write_json({"isolation": grader.level, "warning": grader.warning, "seconds": seconds,
+                        "results": results}, grader.out / "results.json")
+    for r in results:
+        _report.write_student_html(r, grader.out / "reports" / f"{r['student']}.html")
+    isolation = grader.level + (f" ({grader.warning})" if grader.warning else "")
+    (grader.out / "summary.md").write_text(_report.summary(results, isolation, seconds), encoding="utf-8")
+    return results, seconds
+
+
+def count_line(results, seconds):
+    graded = [r for r in results if r["status"] == "graded"]
+    full = sum(r["total"] == r["max_points"] for r in graded)
+    flagged = sum(bool(r["flags"]) for r in results)
+    return (f"graded {len(graded)}/{len(results)} submission(s) in {seconds:.0f} s: {full} with full marks, "
+            f"{flagged} flagged, {len(results) - len(graded)} not graded")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="mitdeeplearning grade", description=__doc__.split("\n\n")[0])
+    parser.add_argument("submissions", nargs="*", help="submitted notebooks, or folders of them")
+    parser.add_argument("--lab", help="the lab notebook submitted (e.g. lab1/Part1_TensorFlow.ipynb); default: recognise it")
+    parser.add_argument("--workers", type=int, default=2, help="submissions graded at once (default 2)")
+    parser.add_argument("--out", help="output folder (default: grades/)")
+    parser.add_argument("--profile", default="smoke", choices=_notebooks_profiles())
+    parser.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell (default 120)")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds per submission (default 600)")
+    parser.add_argument("--gradescope-bundle", metavar="NOTEBOOK",
+                        help="write the Gradescope autograder zip for this student notebook, then stop")
+    parser.add_argument("--gradescope-results", metavar="JSON", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    try:
+        root = _notebooks.find_root()
+        if args.gradescope_bundle:
+            from .grading import gradescope
+
+            zip_path = gradescope.write_bundle(root, args.gradescope_bundle, pathlib.Path(args.out or "grades"))
+            print(f"Gradescope autograder: {zip_path}")
+            return 0
+        if not args.submissions:
+            parser.error("name the submitted notebooks (or folders), or --gradescope-bundle NOTEBOOK")
+        if args.workers < 1:
+            parser.error("--workers must be at least 1")
+        files = collect(args.submissions)
+        templates = load_templates(root, args.lab)
+        out = pathlib.Path(args.out or root / "grades")
+        grader = Grader(root, templates, out, args.profile, args.cell_timeout, args.timeout, files)
+        if grader.level != "strong":
+            print(f"warning: isolation is {grader.level} {grader.warning}: submissions run with resource limits "
+                  "only, and can reach the network and every file this user can read (run as root on Linux "
+                  "for the sandbox; see docs/GRADING.md)", file=sys.stderr)
+        results, seconds = grade_class(grader, files, args.workers)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.gradescope_results:
+        _report.write_json(_report.gradescope_results(results[0]), args.gradescope_results)
+    print(count_line(results, seconds))
+    print(f"Table, reports and summary in {out}")
+    return 0
+
+
+def _notebooks_profiles():
+    from .runner import PROFILES
+
+    return PROFILES
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""Start a process (a submission's kernel) in a sandbox.
+
+Standard library only: this file is also run as a script, by path, as the first program inside the
+new namespaces, before it hands over to the kernel::
+
+    unshare --net --mount --pid --fork --kill-child --mount-proc \\
+        python sandbox.py SPEC.json -- python -m ipykernel_launcher -f conn.json
+
+What the sandbox gives (when the grader runs as root on Linux, the "strong" level):
+
+- its own network namespace: only a loopback that is down, so no connection goes anywhere;
+- its own PID namespace: the submission sees only its own processes and cannot signal the
+  grader; when the kernel ends, every process it started ends with it;
+- its own mount namespace, in which the grader's folders (solutions, submissions, the output and
+  results folders, the checkout's git history) are covered by empty read-only file systems and
+  the data folder is read-only;
+- a scratch folder of its own: a size-capped in-memory file system (cwd, HOME, TMPDIR);
+- another user id than the grader's (one per worker), so no file of the grader is writable;
+- resource limits: address space, file size, open files, processes, CPU seconds, no core dumps;
+- the result channel: a file only root can open, opened here before the user id changes, handed
+  to the kernel as an inherited file descriptor (see ``execute.py``).
+
+Without root (or without ``unshare``), :func:`isolation` says so, and the grader runs with
+resource limits only, saying that in every report.
+"""
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+
+CHANNEL_FD_ENV = "MDL_GRADE_CHANNEL_FD"
+UNSHARE = ("unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc")
+
+# Limits (bytes, counts, seconds) a kernel runs under unless the grader says otherwise.
+DEFAULT_LIMITS = {
+    "address_space": 8 * 1024**3,  # TensorFlow reserves ~3 GB of address space by itself
+    "file_size": 64 * 1024**2,
+    "open_files": 256,
+    "processes": 512,  # per user id: TensorFlow's threads count too
+    "cpu_seconds": 900,
+    "scratch_bytes": 256 * 1024**2,
+}
+
+
+def isolation():
+    """``"strong"`` where namespaces and another user id are available (root, unshare), else
+    ``"limits-only"``: resource limits and a private temporary folder, nothing more."""
+    if sys.platform != "linux" or os.geteuid() != 0 or shutil.which("unshare") is None:
+        return "limits-only"
+    return "strong"
+
+
+def probe_strong():
+    """Run ``true`` under the strong sandbox's namespaces; ``None`` if that works, else why not.
+
+    Container platforms (Docker's default seccomp profile, some CI runners) refuse unshare even
+    to root; the grader then falls back to "limits-only" and says so.
+    """
+    result = subprocess.run([*UNSHARE, "true"], capture_output=True, text=True)
+    if result.returncode != 0:
+        return f"unshare failed ({result.returncode}): {result.stderr.strip()[:200]}"
+    return None
+
+
+def command(spec_path, argv, level):
+    """The command line that starts ``argv`` in the sandbox described by ``spec_path``."""
+    launcher = [sys.executable, os.path.abspath(__file__), str(spec_path), "--"]
+    prefix = list(UNSHARE) if level == "strong" else []
+    return prefix + launcher + list(argv)
+
+
+def prepare(workdir, uid, level, hide=(), read_only=(), expose=(), env=None, limits=None):
+    """Lay out ``workdir`` for one sandboxed process and write its spec; returns the spec (a dict,
+    with the path of its JSON file under ``"path"``).
+
+    ``workdir/channel`` (the result channel, root's alone), ``workdir/ipc`` (the kernel's
+    connection file and sockets, the submission's user id's) and ``workdir/scratch`` (where the
+    in-memory scratch folder is mounted) are made here.
+    """
+    workdir = os.path.abspath(workdir)
+    for folder in hide:
+        if os.path.commonpath([os.path.abspath(folder), workdir]) == os.path.abspath(folder):
+            raise ValueError(f"cannot hide {folder} from the sandbox: it holds the sandbox's own folder {workdir}; "
+                             "put the grader's working folder elsewhere")
+    os.makedirs(workdir, exist_ok=True)
+    os.chmod(workdir, 0o711)  # the sandboxed user may pass through, not list
+    channel = os.path.join(workdir, "channel")
+    with open(channel, "w"):
+        pass
+    os.chmod(channel, 0o600)
+    for sub in ("ipc", "scratch"):
+        os.makedirs(os.path.join(workdir, sub), exist_ok=True)
+        if level == "strong":
+            os.chown(os.path.join(workdir, sub), uid, uid)
+        os.chmod(os.path.join(workdir, sub), 0o700)
+    spec = {
+        "level": level, "uid": uid, "channel": channel, "scratch": os.path.join(workdir, "scratch"),
+        "ipc": os.path.join(workdir, "ipc"), "hide": [str(h) for h in hide],
+        "expose": sorted({sys.base_prefix, sys.prefix, *map(str, expose)}),
+        "read_only": [str(r) for r in read_only], "env": dict(env or {}),
+        "limits": {**DEFAULT_LIMITS, **(limits or {})},
+    }
+    spec["path"] = os.path.join(workdir, "sandbox.json")
+    with open(spec["path"], "w") as fh:
+        json.dump(spec, fh, indent=1)
+    os.chmod(spec["path"], 0o600)
+    return spec
+
+
+def _mount(*args):
+    subprocess.run(["mount", *args], check=True, capture_output=True)
+
+
+def _blocked_ancestor(path):
+    """The highest folder above ``path`` that other users may not pass through (no o+x), or None."""
+    blocked = None
+    parts = os.path.abspath(path).split(os.sep)
+    for i in range(2, len(parts)):
+        folder = os.sep.join(parts[:i])
+        if not os.stat(folder).st_mode & 0o001:
+            blocked = blocked or folder
+    return blocked
+
+
+def _expose(paths, stash):
+    """Make ``paths`` reachable for the submission's user where a private folder lies above them
+    (a Python installed under /root): in this mount namespace the private folder is replaced by an
+    empty one that holds only ``paths``, mounted back in place. The rest of it stays out of sight."""
+    moves = [(p, _blocked_ancestor(p)) for p in paths if os.path.isdir(p)]
+    moves = [(p, a) for p, a in moves if a is not None]
+    for n, (path, _) in enumerate(moves):
+        os.makedirs(f"{stash}/{n}", exist_ok=True)
+        _mount("--bind", path, f"{stash}/{n}")
+    for blocked in sorted({a for _, a in moves}):
+        _mount("-t", "tmpfs", "-o", "size=64k,mode=755", "mdl-exposed", blocked)
+    for n, (path, _) in enumerate(moves):
+        os.makedirs(path, exist_ok=True)
+        _mount("--bind", f"{stash}/{n}", path)
+        subprocess.run(["umount", f"{stash}/{n}"], check=True, capture_output=True)
+
+
+def _set_limits(limits):
+    pairs = {
+        resource.RLIMIT_AS: limits["address_space"],
+        resource.RLIMIT_FSIZE: limits["file_size"],
+        resource.RLIMIT_NOFILE: limits["open_files"],
+        resource.RLIMIT_CPU: limits["cpu_seconds"],
+        resource.RLIMIT_CORE: 0,
+    }
+    if "processes" in limits:
+        pairs[resource.RLIMIT_NPROC] = limits["processes"]
+    for which, value in pairs.items():
+        resource.setrlimit(which, (value, value))
+
+
+def enter(spec):
+    """Inside the new namespaces (or plainly, without root): hide, limit, drop privileges.
+
+    Returns the environment the kernel gets. Runs as root on the strong level; every step that
+    fails raises, so a kernel never starts half-sandboxed.
+    """
+    strong = spec["level"] == "strong"
+    # the result channel first, while this process may still open it
+    channel = os.open(spec["channel"], os.O_WRONLY | os.O_APPEND)
+    os.set_inheritable(channel, True)
+    scratch = spec["scratch"]
+    if strong:
+        # a capped in-memory scratch folder, owned by the submission's user id
+        uid = spec["uid"]
+        _mount("-t", "tmpfs", "-o", f"size={spec['limits']['scratch_bytes']},mode=700,uid={uid},gid={uid}",
+               "mdl-scratch", scratch)
+        _expose(spec["expose"], os.path.join(os.path.dirname(spec["path"]), "stash"))
+        for folder in spec["hide"]:
+            if os.path.isdir(folder):
+                _mount("-t", "tmpfs", "-o", "ro,size=4k,mode=000", "mdl-hidden", folder)
+            elif os.path.exists(folder):
+                _mount("--bind", "/dev/null", folder)
+        for folder in spec["read_only"]:
+            if os.path.isdir(folder):
+                _mount("--bind", folder, folder)
+                _mount("-o", "remount,bind,ro", folder)
+    for sub in ("home", "tmp", "mpl", "work"):
+        os.makedirs(os.path.join(scratch, sub), exist_ok=True)
+        if strong:
+            os.chown(os.path.join(scratch, sub), spec["uid"], spec["uid"])
+    _set_limits(spec["limits"] if strong else {k: v for k, v in spec["limits"].items() if k != "processes"})
+    if strong:
+        os.setgroups([])
+        os.setgid(spec["uid"])
+        os.setuid(spec["uid"])
+        if os.getuid() == 0 or os.geteuid() == 0:
+            raise RuntimeError("the sandbox could not drop root")
+    os.chdir(os.path.join(scratch, "work"))
+    env = dict(spec["env"])
+    env.update(HOME=os.path.join(scratch, "home"), TMPDIR=os.path.join(scratch, "tmp"),
+               MPLCONFIGDIR=os.path.join(scratch, "mpl"), IPYTHONDIR=os.path.join(scratch, "home", ".ipython"))
+    env[CHANNEL_FD_ENV] = str(channel)
+    return env
+
+
+def main(argv):
+    if len(argv) < 4 or argv[2] != "--":
+        raise SystemExit("usage: sandbox.py SPEC.json -- PROGRAM [ARGS…]")
+    with open(argv[1]) as fh:
+        spec = json.load(fh)
+    env = enter(spec)
+    program = argv[3:]
+    os.execve(program[0], program, env)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
