@@ -11,13 +11,13 @@ PROFILE ?= default
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED = 1
 
-.PHONY: run test test-browser test-colab-stack lab build check bench clean help
+.PHONY: run test test-browser test-colab lab build check bench clean help
 
 help:
 	@echo "make run    - execute every lab's solution notebook ($(PROFILE) profile) into runs/, print a summary"
 	@echo "make test   - the whole test suite (unit tests, notebooks in the smoke profile, drift checks)"
 	@echo "make test-browser - every solution notebook (smoke) in JupyterLab in a real browser (installs Debian's chromium once)"
-	@echo "make test-colab-stack - installing the package keeps Colab's TF 2.19 / Keras 3.10 / NumPy 2.0.2; notebooks run there"
+	@echo "make test-colab - on replicas of Colab's runtimes (.ci/colab/runtimes): the setup cell changes no package, the labs run"
 	@echo "make lab    - start JupyterLab on the labs"
 	@echo "make build  - regenerate the student notebooks from the solutions"
 	@echo "make check  - fail on drift, saved outputs, unparsable cells or TODOs without checks"
@@ -43,10 +43,13 @@ test-browser: $(STAMP)
 	@test -x $(CHROMIUM) || $(SUDO) apt-get install -y -q chromium || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
 	MDL_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest browser_tests -v
 
-# A venv with Colab's stack (cached in .venv-colab), the package installed as the Colab cell does,
-# pip freeze must show the stack unchanged; then the solution notebooks in smoke on that Python.
-test-colab-stack: $(STAMP)
-	PYTHON=$(PYTHON) TOOLS_BIN=$(BIN) .ci/colab-stack.sh
+# Replicas of Colab's runtimes (one venv each in .venv-colab/, on the runtime's Python version):
+# the setup cell's install must change none of Colab's packages, pip's resolver must accept the
+# whole freeze, and the notebook tests run on the replica's kernel. COLAB_RUNTIMES names some
+# (file names in .ci/colab/runtimes/ without .txt); empty means all of them.
+COLAB_RUNTIMES ?=
+test-colab: $(STAMP)
+	$(BIN)/python .ci/colab/replica.py $(COLAB_RUNTIMES)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=.
