@@ -358,11 +358,13 @@ def package_source(root):
 
     A checkout that holds the package (``<root>/<package>/__init__.py``) is put first on the
     kernel's ``PYTHONPATH``, so a check just added to it is the one the notebook calls. ``note``
-    is "" when the installed package is this checkout's anyway.
+    is "" when the installed package is this checkout's anyway. ``MDL_KERNEL_PACKAGE=installed``
+    keeps the kernel on its own installed copy: the Colab replicas test that copy, as installed by
+    the notebooks' setup cell.
     """
     import importlib.util
 
-    if root is None:
+    if root is None or os.environ.get("MDL_KERNEL_PACKAGE") == "installed":
         return None, ""
     root = pathlib.Path(root).resolve()
     try:
