@@ -595,6 +595,7 @@ class TrainingDatasetLoader:
         self.tone = self.cache["tone"][:] if "tone" in self.cache else None
         self.hair = self.cache["hair"][:] if "hair" in self.cache else None
         self.reads = 0  # number of rows read from disk, for tests and curiosity
+        self._rng = None  # the batch order's generator: see seed()
 
     # -- the one place that touches pixel data
     def read_images(self, inds):
@@ -635,7 +636,9 @@ class TrainingDatasetLoader:
         training set, or asking for more distinct faces / non-faces than the file holds.
         """
         self._check_batch_size(n, only_faces, p_pos, p_neg)
-        rng = getattr(self, "_rng", None) or np.random.default_rng()
+        # unseeded, draw from NumPy's global generator (as in 2020/21), which
+        # keras.utils.set_random_seed seeds: never from fresh OS entropy, which no seed could repeat
+        rng = self._rng if self._rng is not None else np.random
         if p_pos is not None:
             p_pos = _check_probabilities(p_pos, len(self.pos_train_inds), "p_pos")
         if p_neg is not None:
@@ -678,7 +681,11 @@ class TrainingDatasetLoader:
                 )
 
     def seed(self, seed):
-        """Make :meth:`get_batch` reproducible."""
+        """Give :meth:`get_batch` its own generator, seeded with ``seed``; returns the loader.
+
+        Unseeded, the loader draws from NumPy's global generator (``np.random.seed`` or
+        ``keras.utils.set_random_seed`` make that reproducible too).
+        """
         self._rng = np.random.default_rng(seed)
         return self
 

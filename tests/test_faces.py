@@ -139,6 +139,23 @@ def test_channel_order_is_rgb_in_every_method(which, rgb_h5, bgr_h5, small):
     np.testing.assert_array_equal(loader.get_n_most_prob_faces(prob, 3, step=10), expected[pos[top[[0, 10, 20]]]])
 
 
+def test_batches_repeat_for_a_seed(rgb_h5):
+    """A seeded loader repeats its batches; an unseeded one follows NumPy's global seed (which
+    keras.utils.set_random_seed sets), so no batch order is ever beyond a seed's reach."""
+    def draws(loader):
+        return [loader.get_batch(8, return_inds=True)[2] for _ in range(3)]
+
+    seeded = draws(faces.TrainingDatasetLoader(rgb_h5).seed(7))
+    assert all(np.array_equal(a, b) for a, b in zip(seeded, draws(faces.TrainingDatasetLoader(rgb_h5).seed(7))))
+    assert not all(np.array_equal(a, b) for a, b in zip(seeded, draws(faces.TrainingDatasetLoader(rgb_h5).seed(8))))
+    np.random.seed(11)
+    unseeded = draws(faces.TrainingDatasetLoader(rgb_h5))
+    np.random.seed(11)
+    assert all(np.array_equal(a, b) for a, b in zip(unseeded, draws(faces.TrainingDatasetLoader(rgb_h5))))
+    np.random.seed(12)
+    assert not all(np.array_equal(a, b) for a, b in zip(unseeded, draws(faces.TrainingDatasetLoader(rgb_h5))))
+
+
 def test_loader_reads_lazily(rgb_h5):
     loader = faces.TrainingDatasetLoader(rgb_h5)
     assert loader.reads == 0  # opening reads labels only
