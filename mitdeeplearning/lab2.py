@@ -407,6 +407,51 @@ def check_predictions(predictions, predicted_labels, test_labels=None):
     return f"{len(predicted_labels)} predicted labels agree with argmax"
 
 
+def _plain_softmax(z):
+    import tensorflow as tf
+
+    # softmax written without TensorFlow's Softmax op, so that Keras cannot recognise its output and
+    # quietly recover the logits when a loss is told from_logits=True
+    return tf.exp(z - tf.reduce_logsumexp(z, axis=-1, keepdims=True))
+
+
+def _require_probabilities_as_probabilities(train_step, model, optimizer, images, labels, fix):
+    """Catch a loss that reads the model's softmax probabilities as logits (a softmax applied twice).
+
+    On a fresh model both readings give about ln 10 (the outputs are near uniform), so for one probe
+    step the check sharpens the output layer (its weights times 30) and computes its softmax in a
+    form Keras does not recognise (Keras otherwise recovers the logits behind ``from_logits=True``
+    on its own softmax output, with a warning). The step runs eagerly (the Python function behind a
+    ``tf.function``, whose compiled graphs stay untouched); weights and optimizer are put back.
+    """
+    import tensorflow as tf
+
+    last = model.layers[-1]
+    if activation_name(getattr(last, "activation", None)) != "softmax" or not last.weights:
+        return
+    saved, activation = [w.numpy() for w in last.weights], last.activation
+    try:
+        for w in last.weights:
+            w.assign(w.numpy() * 30.0)
+        last.activation = _plain_softmax
+        probs = model(images, training=False)
+        as_probabilities = float(tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, probs)))
+        as_logits = float(tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=tf.cast(labels, tf.int64), logits=probs)))
+        eager_step = getattr(train_step, "python_function", train_step)
+        _, _, values, _, _ = run_train_steps(eager_step, model, optimizer, images, labels, 1, fix, from_logits=False)
+    finally:
+        last.activation = activation
+        for w, a in zip(last.weights, saved):
+            w.assign(a)
+    if math.isclose(values[0], as_logits, rel_tol=2e-3) and not math.isclose(values[0], as_probabilities, rel_tol=2e-3):
+        require(False, f"the loss reads the model's outputs as logits, but its last layer is a softmax, so they are "
+                f"probabilities already: use keras.losses.sparse_categorical_crossentropy(labels, predictions) and drop "
+                f"from_logits=True (Keras warns and then recovers the logits of its own softmax; a softmax applied "
+                f"twice flattens the gradients: on confident outputs the loss read {values[0]:.3f} instead of "
+                f"{as_probabilities:.3f})")
+
+
 @check
 def check_train_step(train_step, images, labels, model=None, optimizer=None, steps=8):
     """With ``model``: the loss recomputed from the model's probabilities falls and every variable moves (weights restored)."""
@@ -422,12 +467,14 @@ def check_train_step(train_step, images, labels, model=None, optimizer=None, ste
         return f"loss fell from {losses[0]:.3f} to {losses[-1]:.3f} in {steps} steps on one batch"
     import tensorflow as tf
 
+    _require_probabilities_as_probabilities(train_step, model, optimizer, images, labels, fix)
     before, after, values, still, n_vars = run_train_steps(train_step, model, optimizer, images, labels, steps, fix, from_logits=False)
     if math.isclose(values[0], -before, rel_tol=2e-3):
         require(False, f"the loss is negated ({values[0]:.4f}): descend the cross-entropy itself, no minus sign")
     if not math.isclose(values[0], before, rel_tol=2e-3, abs_tol=1e-4):
         probs = model(images, training=False)
-        as_logits = float(tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, probs, from_logits=True)))
+        as_logits = float(tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=tf.cast(labels, tf.int64), logits=probs)))
         if math.isclose(values[0], as_logits, rel_tol=2e-3):
             require(False, "the model's last layer is a softmax, so its outputs are probabilities: drop from_logits=True")
         if math.isclose(values[0], before * len(labels), rel_tol=2e-3):

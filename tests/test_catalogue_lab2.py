@@ -249,8 +249,10 @@ def loop_step_check(kind):
         with tf.GradientTape() as tape:
             if kind != "outside":
                 predictions = loop_model(images, training=True)
-            if kind == "logits":
+            if kind in ("logits", "graph_logits"):
                 loss = tf.reduce_mean(sce(labels, predictions, from_logits=True))
+            elif kind == "nn_logits":
+                loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=predictions))
             elif kind == "sum":
                 loss = tf.reduce_sum(sce(labels, predictions))
             elif kind == "first":
@@ -272,7 +274,8 @@ def loop_step_check(kind):
         optimizer.apply_gradients(zip(grads, loop_model.trainable_variables))
         return loss
 
-    return lab2.check_train_step(tf.function(train_step) if kind == "graph" else train_step, images, labels, loop_model, optimizer)
+    compiled = kind in ("graph", "graph_logits")
+    return lab2.check_train_step(tf.function(train_step) if compiled else train_step, images, labels, loop_model, optimizer)
 
 
 for label, kind, keys in [
@@ -284,6 +287,9 @@ for label, kind, keys in [
     ("forward pass outside the tape", "outside", ("inside the tf.GradientTape",)),
     ("labels and predictions swapped", "args", ("labels first",)),
     ("mean squared error", "mse", ("sparse_categorical_crossentropy(labels, predictions)",)),
+    ("from_logits=True on the softmax output", "logits", ("drop from_logits=True", "softmax")),
+    ("from_logits=True in a tf.function", "graph_logits", ("drop from_logits=True",)),
+    ("tf.nn.sparse_softmax_cross_entropy_with_logits on the probabilities", "nn_logits", ("probabilities already",)),
 ]:
     C.wrong("1.7", label, *keys)(lambda kind=kind: loop_step_check(kind))
 for label, kind in [("the text's", "ok"), ("the loss object", "object"), ("in a tf.function", "graph")]:
@@ -554,6 +560,8 @@ def probs_variant(kind, fixed_bins=None, fixed_smoothing=None):
                 bin_index = np.clip(np.digitize(mu[:, j], edges), 0, bins - 1)
             elif kind == "raw_digitize":
                 bin_index = np.digitize(mu[:, j], edges)
+            elif kind == "digitize_top":  # the upper edges, the top value's index clipped back into the last bin
+                bin_index = np.minimum(np.digitize(mu[:, j], edges[1:]), bins - 1)
             elif kind == "searchsorted":
                 bin_index = np.clip(np.searchsorted(edges, mu[:, j], side="right") - 1, 0, bins - 1)
             else:
@@ -608,7 +616,8 @@ for label, kwargs, keys in [
     ("smoothing fixed at 0.001", dict(kind="ok", fixed_smoothing=0.001), ("smoothing_fac argument",)),
 ]:
     C.wrong("2.6", label, *keys)(lambda kwargs=kwargs: lab2.check_sample_probabilities(probs_variant(**kwargs), bins, smoothing))
-for label, f in [("the text's", probs_variant("ok")), ("np.searchsorted", probs_variant("searchsorted")), ("a loop over faces", per_face_loop)]:
+for label, f in [("the text's", probs_variant("ok")), ("np.searchsorted", probs_variant("searchsorted")), ("a loop over faces", per_face_loop),
+                 ("np.digitize on edges[1:], top index clipped", probs_variant("digitize_top"))]:
     C.valid("2.6", label)(lambda f=f: lab2.check_sample_probabilities(f, bins, smoothing))
 
 # --- TODO 2.7: the resampling loop inside train_dbvae. Every answer is the notebook's own train_dbvae
@@ -643,7 +652,7 @@ def notebook_names():
     nb = nbformat.read(NOTEBOOK, as_version=4)
     parameters = next(cell.source for cell in nb.cells if "parameters" in cell.metadata.get("tags", []))
     names = {"keras": keras, "tf": tf, "np": np, "mdl": mdl, "tqdm": tqdm, "debias_on": debias_on, "loader": None,
-             "get_training_sample_probabilities": probs_variant("ok"), "debiasing_loss_function": debias_variant("ok")}
+             "get_training_sample_probabilities": probs_variant("ok"), "debiasing_loss_function": debias_variant("ok", 0.0005)}
     exec(compile(parameters, f"<{NOTEBOOK.name}: parameters>", "exec"), names)  # noqa: S102
     exec(compile(notebook_function("principal_projection"), f"<{NOTEBOOK.name}: principal_projection>", "exec"), names)  # noqa: S102
     return names
