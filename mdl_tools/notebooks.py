@@ -780,6 +780,74 @@ def _profile_problems(nb, where):
     return problems
 
 
+_TODO_REF_RE = re.compile(r"\bTODO (\d+)\b(?!\.\d)")
+_IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?=\()|\b[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+")
+
+
+def todo_reference_problems(root, config, todo_cells):
+    """Stale "TODO n" text outside the TODO itself: in the package, the README and docs, and the
+    notebooks' markdown.
+
+    ``todo_cells`` lists ``(lab, notebook, number, solution cell source)`` of every TODO. A
+    reference is stale when ``n`` exceeds the TODOs there are, or when the code names on its line
+    (``frame_change(``, ``get_batch``) are found in the cells of other TODOs but not in TODO n's.
+    A line that names no code is judged by its number alone.
+    """
+    import builtins
+
+    common = set(dir(builtins)) | {"TODO"}
+
+    def judge(text, lab, notebook, label):
+        scope = [t for t in todo_cells if (lab is None or t[0] == lab) and (notebook is None or t[1] == notebook)]
+        if not scope:
+            return []
+        found = []
+        for number in sorted(set(map(int, _TODO_REF_RE.findall(text)))):
+            names = {n for n in _IDENTIFIER_RE.findall(text) if len(n) >= 4 and n not in common}
+            here = [t for t in scope if t[2] == number]
+            if not here:
+                found.append(f"{label}: says TODO {number}, but {notebook or lab or 'no notebook'} has "
+                             f"{max(t[2] for t in scope)} TODOs (renumbered?)")
+                continue
+            if not names or any(n in t[3] for t in here for n in names):
+                continue
+            elsewhere = sorted({t[2] for t in scope for n in names if n in t[3]})
+            if elsewhere:
+                found.append(f"{label}: says TODO {number}, but {', '.join(sorted(names))} belongs to TODO "
+                             f"{', '.join(map(str, elsewhere))} (renumbered?)")
+        return found
+
+    problems = []
+    sources = sorted((pathlib.Path(root) / config["package"]).glob("*.py")) + doc_files(root)
+    for path in sources:
+        match = re.fullmatch(r"(lab\d+)\.py", path.name)
+        lab = match[1] if match else (path.parent.name if path.name == "README.md" and path.parent.name.startswith("lab") else None)
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if _TODO_REF_RE.search(line) and not _TODO_RE.match(line):
+                problems += judge(line, lab, None, f"{_relpath(path, root)}, line {number}")
+    for notebook in sorted({t[1] for t in todo_cells}):
+        nb = read_notebook(pathlib.Path(root) / notebook, notebook)
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type == "markdown":
+                for number, line in enumerate(cell.source.split("\n"), 1):
+                    if _TODO_REF_RE.search(line):
+                        problems += judge(line, None, notebook, f"{notebook}, {_cell(index)}, line {number}")
+    return problems
+
+
+def version_problems(root, config):
+    """The instructor tooling's own version, where the checkout has it, must be the package's."""
+    tools = pathlib.Path(root) / "mdl_tools" / "pyproject.toml"
+    if not tools.is_file():
+        return []
+    with open(tools, "rb") as fh:
+        version = tomllib.load(fh).get("project", {}).get("version")
+    if version != config["version"]:
+        return [f"mdl_tools/pyproject.toml: version {version!r}, but the package is {config['version']!r}; "
+                "mitdeeplearning release keeps them equal"]
+    return []
+
+
 def check(root=None):
     """Every problem with the checkout's notebooks, as a list of one-line messages (empty = clean).
 
@@ -787,7 +855,8 @@ def check(root=None):
     """
     root = find_root(root)
     config = load_config(root)
-    problems = []
+    problems = version_problems(root, config)
+    todo_cells = []  # (lab, notebook, TODO number, solution cell) for the stale-reference check
     solutions = solution_notebooks(root)
     for solution_file in solutions:
         where = _relpath(solution_file, root)
@@ -826,6 +895,8 @@ def check(root=None):
                 if error:
                     problems.append(f"{student_where}: {_cell(index)} does not parse ({error})")
         solution = nbformat.reads(solution_text, as_version=4)
+        todo_cells += [(solution_file.parent.parent.name, where, t.number, solution.cells[t.cell_index].source)
+                       for t in todos]
         problems += find_checks(solution, todos, where, root, config)[1]
         problems += _profile_problems(solution, where)
         for index, cell in enumerate(student.cells):  # what students read must fit the page
@@ -834,6 +905,7 @@ def check(root=None):
                     problems.append(f"{student_where}: {_cell(index)}, line {number}: a TODO line of {len(line)} "
                                     f"characters; wrap the hint in the solution at {STUB_WIDTH}")
     problems += doc_problems(root, config)
+    problems += todo_reference_problems(root, config, todo_cells)
     # student notebooks without a solution
     for notebook in sorted(pathlib.Path(root).glob("lab*/*.ipynb")):
         if not solution_path(notebook).exists():

@@ -218,3 +218,185 @@ def test_headline_falls_back_to_printed_text_without_a_record():
     nb.cells[0].outputs.append(record)
     assert runner.result_record(nb) == ("acc 50 %", {"acc": 0.5})
     assert runner.headline(nb) == "acc 50 %"
+
+
+# --- no answer can leak ---------------------------------------------------------------------
+
+MESSAGE_REGION = '# TODO 2: build the message\n### BEGIN SOLUTION\nmessage = f"hello from the {greeting} profile"\n### END SOLUTION'
+MARKER_TYPOS = [
+    ("### BEGIN SOLUTION", "## BEGIN SOLUTION"),
+    ("### BEGIN SOLUTION", "###BEGIN SOLUTION"),
+    ("### BEGIN SOLUTION", "### BEGIN SOLUTIONS"),
+    ("### BEGIN SOLUTION", "### begin solution"),
+    ("### BEGIN SOLUTION", "### BEGIN SOLUTION  # the answer"),
+    ("### BEGIN SOLUTION", "#### BEGIN_SOLUTION"),
+    ("### END SOLUTION", "## END SOLUTION"),
+    ("### END SOLUTION", "### End Solution"),
+]
+
+
+@pytest.mark.parametrize("exact, typo", MARKER_TYPOS, ids=[t for _, t in MARKER_TYPOS])
+def test_marker_typo_fails_build_and_check_with_its_line(course, exact, typo):
+    _edit_solution(course, MESSAGE_REGION, MESSAGE_REGION.replace(exact, typo))
+    student_before = (course / STUDENT).read_bytes()
+    line = 2 if "BEGIN" in exact else 4
+    # the message cell is the 8th of the notebook: badges, title, setup, import, parameters, heading, power
+    where = f"{SOLUTION}, cell 8, line {line}: {typo!r} looks like a solution marker but is not one"
+    with pytest.raises(notebooks.NotebookFormatError) as info:
+        notebooks.build(root=course, log=lambda *a, **k: None)
+    assert where in str(info.value) and f"write exactly {exact!r}" in str(info.value)
+    assert (course / STUDENT).read_bytes() == student_before  # nothing was written
+    assert any(where in p for p in notebooks.check(course))
+    result = cli(course, "build")
+    assert result.returncode == 2 and where in result.stderr
+    # the advice the old check gave (normalise) cannot clear it either
+    assert cli(course, "build", "--normalize").returncode == 2
+    assert "hello from the" not in "\n".join(code_sources(course / STUDENT))
+    checked = cli(course, "check")
+    assert checked.returncode == 1 and where in checked.stdout and notebooks.CELL_CONVENTION in checked.stdout
+
+
+def test_todo_comment_without_region_fails(course):
+    _edit_solution(course, MESSAGE_REGION, '# TODO 2: build the message\nmessage = f"hello from the {greeting} profile"')
+    with pytest.raises(notebooks.NotebookFormatError, match=r"cell 8, line 1: '# TODO 2: build the message' is a "
+                                                            r"TODO comment with no '### BEGIN SOLUTION'"):
+        notebooks.build(root=course, log=lambda *a, **k: None)
+    # any spelling of TODO counts, also a second comment under a real hint's region
+    _edit_solution(course, 'message = f"hello from the {greeting} profile"',
+                   '### BEGIN SOLUTION\nmessage = 1\n### END SOLUTION\n#todo: and the rest')
+    problems = notebooks.check(course)
+    assert any("cell 8, line 5: '#todo: and the rest' is a TODO comment" in p for p in problems), problems
+
+
+def test_answer_quoted_in_markdown_fails_build_and_check(course):
+    nb = nbformat.read(course / SOLUTION, as_version=4)
+    heading = next(c for c in nb.cells if c.cell_type == "markdown" and c.source == "## Powers")
+    heading.source = "## Powers\n\nHint: `result = x**exponent` does it."  # the answer of TODO 1, verbatim
+    nbformat.write(nb, course / SOLUTION)
+    with pytest.raises(notebooks.NotebookFormatError, match=r"lab0/Demo.ipynb, cell 6: shows the answer to TODO 1 verbatim"):
+        notebooks.build(root=course, log=lambda *a, **k: None)
+    assert any("shows the answer to TODO 1" in p for p in notebooks.check(course))
+
+
+def test_answer_pasted_into_committed_student_copy_fails_check(course):
+    nb = nbformat.read(course / STUDENT, as_version=4)
+    cell = next(c for c in nb.cells if "NotImplementedError('TODO 1" in c.source)
+    cell.source = cell.source.replace("raise NotImplementedError('TODO 1: raise x to `exponent` (a hint may span two "
+                                      "lines)')", "result = x**exponent")
+    nbformat.write(nb, course / STUDENT)
+    problems = notebooks.check(course)
+    assert f"{STUDENT}, cell 7: shows the answer to TODO 1 verbatim ('result = x**exponent'); remove it there (in " \
+           "the solution, if it is a markdown cell)" in problems
+    drift = [p for p in problems if "differs from what build generates" in p]
+    assert drift and "move the edit into the solution" in drift[0]
+    assert cli(course, "diff", "--drift", STUDENT).returncode == 1
+    notebooks.build(root=course, log=lambda *a, **k: None)
+    assert cli(course, "diff", "--drift", STUDENT).returncode == 0
+
+
+def test_answer_given_elsewhere_as_code_is_a_note_not_a_failure(course):
+    _edit_solution(course, "mdl.lab0.check_message(message)",
+                   "mdl.lab0.check_message(message)\nmessage = f\"hello from the {greeting} profile\"")
+    notebooks.build(root=course, log=lambda *a, **k: None, normalize=True)
+    assert notebooks.check(course) == []
+    info, _ = notebooks.warnings(course)
+    assert f"{STUDENT}, cell 9: shows 'message = f\"hello from the {{greeting}} profile\"', part of the answer to " \
+           "TODO 2, as given code" in info
+
+
+# --- checks found by parsing ---------------------------------------------------------------
+
+
+def test_a_comment_naming_a_check_is_not_a_check(course):
+    _edit_solution(course, "mdl.lab0.check_message(message)", "# mdl.lab0.check_message(message)\nprint(message)")
+    problems = notebooks.check(course)
+    assert any("TODO 2 (cell 8) has no check after it" in p and "own-check" in p for p in problems), problems
+
+
+def test_a_check_must_exist_in_the_package(course):
+    _edit_solution(course, "mdl.lab0.check_message(message)", "mdl.lab0.check_mesage(message)")
+    problems = notebooks.check(course)
+    assert any("TODO 2 (cell 8) calls mdl.lab0.check_mesage, which demo_pkg/lab0.py does not define" in p
+               for p in problems), problems
+    _edit_solution(course, "mdl.lab0.check_mesage(message)", "mdl.lab7.check_message(message)")
+    assert any("no module demo_pkg/lab7.py" in p for p in notebooks.check(course))
+
+
+def test_own_check_cell_is_the_documented_opt_out(course):
+    path = course / SOLUTION
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if c.source == "mdl.lab0.check_message(message)")
+    cell.source = "assert message.startswith('hello'), 'say hello first'"
+    nbformat.write(nb, path)
+    assert any("TODO 2" in p and "has no check" in p for p in notebooks.check(course))  # untagged: refused
+    cell.metadata["tags"] = [notebooks.OWN_CHECK_TAG]
+    nbformat.write(nb, path)
+    notebooks.build(root=course, log=lambda *a, **k: None, normalize=True)
+    assert notebooks.check(course) == []
+
+
+# --- links, repository, profiles, stale references ------------------------------------------
+
+
+@pytest.mark.parametrize("url, why", [
+    ("https://github.com/you/course.git", "ends in .git"),
+    ("git@github.com:you/course.git", "SSH"),
+    ("https://gitlab.com/you/course", "not a GitHub https address"),
+    ("https://github.com/you", "not of the form owner/name"),
+    ("https://github.com/you/course/tree/main", "not of the form owner/name"),
+])
+def test_repository_url_is_validated(course, url, why):
+    text = (course / "pyproject.toml").read_text().replace("https://github.com/example/demo-course", url)
+    (course / "pyproject.toml").write_text(text)
+    result = cli(course, "build")
+    assert result.returncode == 2
+    assert why in result.stderr and "write https://github.com/<owner>/<name>" in result.stderr
+
+
+def test_links_to_own_files_follow_the_repository(course):
+    (course / "RESULTS.md").write_text("# Results\n")
+    nb = nbformat.read(course / SOLUTION, as_version=4)
+    nb.cells[1].source += "\n\nMeasured: [RESULTS.md](https://github.com/upstream/course/blob/main/RESULTS.md#lab-0)," \
+                         " and [other](https://github.com/upstream/course/blob/main/NOT_HERE.md)."
+    nbformat.write(nb, course / SOLUTION)
+    notebooks.build(root=course, log=lambda *a, **k: None)
+    student = nbformat.read(course / STUDENT, as_version=4).cells[1].source
+    assert "https://github.com/example/demo-course/blob/trunk/RESULTS.md#lab-0" in student
+    assert "https://github.com/upstream/course/blob/main/NOT_HERE.md" in student  # not a file of this course
+    assert any("not normalised" in p for p in notebooks.check(course))
+    (course / "README.md").write_text("See https://github.com/upstream/course/blob/main/RESULTS.md\n"
+                                      "pip install \"demo-course @ git+https://github.com/upstream/course@v1.0.0\"\n")
+    problems = notebooks.check(course)
+    assert any(p.startswith("README.md, line 1: links to a file of this course in another repository") for p in problems)
+    assert any(p.startswith("README.md, line 2: installs 'demo-course @ git+https://github.com/upstream/course@v1.0.0'")
+               for p in problems)
+
+
+def test_profiles_must_override_names_of_the_parameters_cell(course):
+    nb = nbformat.read(course / SOLUTION, as_version=4)
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    params.metadata["mdl"]["profiles"]["smoke"] = {"greting": "smoke"}
+    params.metadata["mdl"]["profiles"]["nightly"] = {"exponent": 1}
+    nbformat.write(nb, course / SOLUTION)
+    problems = notebooks.check(course)
+    assert any("profile 'smoke' overrides greting, which the parameters cell does not set" in p for p in problems)
+    assert any("a profile 'nightly'; the profiles are smoke, default, full" in p for p in problems)
+    with pytest.raises(runner.ProfileError, match="greting"):
+        runner.profile_overrides(nb, "smoke")
+
+
+def test_stale_todo_references_are_flagged(course):
+    lab0 = course / "demo_pkg" / "lab0.py"
+    lines = len(lab0.read_text().splitlines())
+    lab0.write_text(lab0.read_text() + '\nHINT = "write power (TODO 1) first"\nOLD = "see TODO 3"\n'
+                    'VAGUE = "build `message` with an f-string in TODO 1: make_message_text()"\n')
+    nb = nbformat.read(course / SOLUTION, as_version=4)
+    nb.cells[1].source += "\n\nTODO 2 asks for `message`; `power(` comes from TODO 2."
+    nbformat.write(nb, course / SOLUTION)
+    notebooks.build(root=course, log=lambda *a, **k: None, normalize=True)
+    problems = notebooks.check(course)
+    stale = [p for p in problems if "renumbered?" in p]
+    assert stale == [
+        f"demo_pkg/lab0.py, line {lines + 3}: says TODO 3, but lab0 has 2 TODOs (renumbered?)",
+        f"{SOLUTION}, cell 2, line 5: says TODO 2, but power belongs to TODO 1 (renumbered?)",
+    ]  # HINT (TODO 1 with power) is right; VAGUE names nothing any TODO cell has, and TODO 1 exists
