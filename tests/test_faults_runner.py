@@ -143,3 +143,35 @@ def test_ctrl_c_writes_an_interrupted_summary_and_marks_the_executed_copy(course
     assert stopped.metadata.papermill.status == "failed"
     assert any(o.get("ename") == "KeyboardInterrupt" for o in stopped.outputs)
     assert code[-1].metadata.papermill.status == "pending" and not code[-1].outputs
+
+
+def test_summary_keeps_other_notebooks_and_says_what_ran(course):
+    shutil.copy(course / SOLUTION, course / "lab0" / "solutions" / "Second_Solution.ipynb")
+    every = cli(course, "run", "--all", "--profile", "smoke")
+    assert every.returncode == 0, every.stdout + every.stderr
+    assert "without encryption" not in every.stdout + every.stderr  # the kernel's log, not the progress lines
+    log = course / "runs" / "smoke" / "lab0" / "solutions" / "Demo_Solution.kernel.log"
+    assert "Kernel is running over TCP without encryption" in log.read_text()
+    one = cli(course, "run", SOLUTION, "--profile", "smoke")
+    assert one.returncode == 0, one.stdout + one.stderr
+    assert "Keeping the results of 1 other notebook(s) from earlier runs" in one.stdout
+    summary = json.loads((course / "runs" / "smoke" / "summary.json").read_text())
+    assert [r["notebook"] for r in summary["results"]] == ["lab0/solutions/Second_Solution.ipynb", SOLUTION]
+    first, again = summary["results"]
+    assert first["date"] and again["date"] and first["date"] <= again["date"]
+    assert again["overrides"] == {"greeting": "smoke"} and again["output"] == SOLUTION  # relative to the run folder
+    machine = summary["machine"]
+    assert machine["commit"] == "not a git checkout" and machine["package"] == "9.9.9"
+    assert re.fullmatch(r"\d+\.\d+\.\d+.*", machine["tensorflow"]) and re.fullmatch(r"\d+\.\d+\.\d+.*", machine["keras"])
+    md = (course / "runs" / "smoke" / "summary.md").read_text()
+    assert "package 9.9.9 · tensorflow " in md and f"| {SOLUTION} | ok |" in md and "greeting='smoke'" in md
+
+
+def test_a_failure_names_the_cell_as_check_does(course, tmp_path):
+    result = runner.run_notebook(course / "lab0" / "Demo.ipynb", "smoke", tmp_path, course)
+    assert result.status == "failed"
+    # the power cell is the 7th of the student copy (check numbers it so too); papermill's own index,
+    # in the executed copy with its injected-parameters cell, would say 7 (0-based) or 8
+    assert "(in cell 7 of the notebook, counting from 1, markdown included; In [" in result.error.splitlines()[0]
+    student = nbformat.read(course / "lab0" / "Demo.ipynb", as_version=4)
+    assert student.cells[6].source.startswith("def power(x):")
