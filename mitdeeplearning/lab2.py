@@ -943,7 +943,7 @@ def _observe_loop(train_dbvae, debias, steps, warmup, every):
     calls = {"proj": [], "probs": []}
     real_proj = g.get("principal_projection")
     real_probs = g.get("get_training_sample_probabilities")
-    require(callable(real_probs), "define get_training_sample_probabilities (TODO 6) before the training loop")
+    require(callable(real_probs), "define get_training_sample_probabilities (the histogram weights) before the training loop")
 
     def spy_proj(mu, *args, **kwargs):
         out = real_proj(mu, *args, **kwargs)

@@ -320,10 +320,23 @@ def check_train_step(train_step, loss_function=None):
     actions = np.array([0] * 8 + [1] * 8, dtype=np.int32)  # ... action 0 in the first, 1 in the second,
     rewards = np.array([1.0] * 8 + [-1.0] * 8, dtype=np.float32)  # ... paid off in the first, not in the second
     before_weights = [w.numpy().copy() for w in model.trainable_variables]
-    probabilities = tf.nn.softmax(model(observations)).numpy()
+    logits = model(observations).numpy()
+    probabilities = tf.nn.softmax(logits).numpy()
     before, before_bad = probabilities[:8, 0].mean(), probabilities[8:, 1].mean()
+    loss_function = loss_function or _reference_loss
+    seen = tf.Variable(tf.fill(logits.shape, np.nan))  # what train_step passes to the loss as logits
+    other_shapes = []
+
+    def spy_loss(logits, actions, rewards):
+        value = tf.convert_to_tensor(logits)
+        if value.shape == seen.shape:
+            seen.assign(tf.cast(value, tf.float32))
+        else:
+            other_shapes.append(tuple(value.shape))
+        return loss_function(logits, actions, rewards)
+
     try:
-        result = train_step(model, loss_function or _reference_loss, optimizer, observations, actions, rewards)
+        result = train_step(model, spy_loss, optimizer, observations, actions, rewards)
     except (AssertionError, NotImplementedError):
         raise
     except Exception as exc:
@@ -337,6 +350,19 @@ def check_train_step(train_step, loss_function=None):
         raise CheckFailed(f"train_step raised {type(exc).__name__}: {text.strip().splitlines()[0][:300] if text.strip() else ''}. "
                           "Call loss_function(logits, actions, discounted_rewards) and apply the gradients of all "
                           "model.trainable_variables") from exc
+    passed = seen.numpy()
+    if other_shapes:
+        require(False, f"loss_function got an array of shape {other_shapes[0]} as its first argument, not the model's "
+                       f"logits of shape {logits.shape}: loss_function(logits, actions, discounted_rewards), in that order")
+    require(not np.isnan(passed).all(), "train_step never called loss_function: compute the loss with "
+                                       "loss_function(logits, actions, discounted_rewards)")
+    if not np.allclose(passed, logits, atol=1e-5):
+        require(not np.allclose(passed, probabilities, atol=1e-5),
+                "train_step passed softmax probabilities to loss_function, which expects LOGITS (it applies the "
+                "softmax itself, so the policy's probabilities get a second softmax and barely move): pass "
+                "model(observations) as it comes")
+        require(False, "loss_function did not get the model's logits for these observations: logits = "
+                       "model(observations), then loss_function(logits, actions, discounted_rewards)")
     moved = [not np.allclose(a, w.numpy()) for a, w in zip(before_weights, model.trainable_variables)]
     require(any(moved), "the model's weights did not change: compute the gradients of the loss with a GradientTape and "
                         "apply them with optimizer.apply_gradients(zip(grads, model.trainable_variables))")
@@ -479,7 +505,7 @@ def _layer_plan(model):
 
 @check
 def check_pong_model(model, n_actions=6):
-    """The CNN of TODO 9, layer by layer, whatever the spelling of its activations."""
+    """The policy CNN of ``create_pong_model``, layer by layer, whatever the spelling of its activations."""
     x = np.zeros((2, 80, 80, 1), np.float32)
     x[:, 40:44, 30:32] = 1.0
     out = np.asarray(attempt(model, x, fix="the model must take a batch of (80, 80, 1) frame differences"))
@@ -508,5 +534,5 @@ def check_pong_model(model, n_actions=6):
     require(last["units"] == n_actions, f"the last Dense layer needs {n_actions} units (one logit per action)")
     expected = (8 * 8 * 1 * 16 + 16) + (4 * 4 * 16 * 32 + 32) + (8 * 8 * 32 * 64 + 64) + (64 * n_actions + n_actions)
     count = model.count_params()
-    require(count == expected, f"the model has {count:,} parameters, the CNN of TODO 9 has {expected:,}")
+    require(count == expected, f"the model has {count:,} parameters, the policy CNN the text describes has {expected:,}")
     return f"policy CNN as specified ({count:,} parameters): (batch, 80, 80, 1) -> (batch, {n_actions}) logits"

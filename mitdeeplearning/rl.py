@@ -787,7 +787,7 @@ def load_pretrained_pong(into=None):
         raise ValueError(
             "your model's weights do not match the shipped agent's: yours "
             f"{[tuple(w.shape) for w in mine]}, the agent's {[tuple(w.shape) for w in theirs]}. Build the "
-            "architecture of TODO 9 exactly (Conv2D(16, 8, strides=4), Conv2D(32, 4, strides=2), Flatten, "
+            "architecture of create_pong_model exactly (Conv2D(16, 8, strides=4), Conv2D(32, 4, strides=2), Flatten, "
             "Dense(64), Dense(n_actions))"
         )
     into.set_weights(trained.get_weights())

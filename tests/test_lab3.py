@@ -190,6 +190,8 @@ def stepper(forward="inside", loss_args="right", grads="all", apply="descent"):
         with tf.GradientTape() as tape:
             if forward == "inside":
                 logits = model(observations, training=True)
+            elif forward == "softmax":  # probabilities where loss_function expects logits
+                logits = tf.nn.softmax(model(observations, training=True))
             elif forward == "observations":
                 logits = tf.convert_to_tensor(observations)[:, :2]
             if loss_args == "right":
@@ -322,6 +324,8 @@ def catalogue(solution):
             (lambda: stepper(loss_args="ones"), r"PUNISHED action|loss_function\(logits, actions, discounted_rewards\)"),
             (lambda: stepper(loss_args="swapped"), r"loss_function\(logits, actions, discounted_rewards\)"),
             (lambda: tf.function(stepper(forward="outside")), "gradients are None"),
+            (lambda: stepper(forward="softmax"), "expects LOGITS"),
+            (lambda: tf.function(stepper(forward="softmax"), reduce_retracing=True), "expects LOGITS"),
         ]),
         "TODO 6 train_step: gradients and update": (L.check_train_step, [
             lambda: stepper(apply="keras3"), lambda: tf.function(stepper()),
