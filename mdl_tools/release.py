@@ -182,6 +182,9 @@ def release(version, root=None, log=_log_default):
     previous = config["version"]
     if _as_tuple(version) <= _as_tuple(previous):
         raise ReleaseError(f"version {version} is not above the current {previous}")
+    if notebooks._git(root, "rev-parse", "-q", "--verify", f"refs/tags/v{version}").returncode == 0:
+        raise ReleaseError(f"tag v{version} already exists: a released tag must keep meaning one package; "
+                           "choose the next version")
     problems = notebooks.check(root)
     if problems:
         raise ReleaseError("mitdeeplearning check fails; fix these before a release:\n  " + "\n  ".join(problems))

@@ -156,6 +156,10 @@ def test_fork_exercise_typo_hand_edit_release_publish(course, tmp_path):
     git(course, "tag", "v9.10.0")
     final = run(course, "check")
     assert final.returncode == 0 and "⚠" not in final.stdout, final.stdout
+    git(course, "tag", "v9.11.0")  # a tag someone made by hand
+    taken = run(course, "release", "9.11.0")
+    assert taken.returncode == 2 and "tag v9.11.0 already exists" in taken.stderr
+    git(course, "tag", "-d", "v9.11.0")
 
     # 6. publish: the student-only tree, pointing at the public repository
     out = tmp_path / "public"
