@@ -26,6 +26,7 @@ PUBLISH_EXCLUDE = (
     "mdl_tools/*",  # instructor tooling: build, check, run, bench, grade
     "tests/*",  # the catalogues and notebook tests execute the solutions
     "benchmarks/*",  # they load the solution notebooks
+    "browser_tests/*",  # they open the solution notebooks in JupyterLab
     ".ci/*",
     ".github/*",
     "Makefile",  # its targets call the instructor tooling
