@@ -97,16 +97,20 @@ def evaluate_groups(predict, images, labels, groups, threshold=0.0):
 
     ``predict(batch)`` returns face logits; a logit above ``threshold`` (0 ⇔ probability 0.5)
     counts as "face". ``groups`` holds the group index (:data:`faces.GROUPS`) per image, -1 for
-    non-faces. Returns a dict with ``recall`` (one entry per group), ``nonface_accuracy``,
-    ``accuracy`` and ``gap`` (mean recall of the lighter groups minus that of the darker ones,
-    in percentage points).
+    non-faces. Returns a dict with ``recall`` (one entry per group), ``probability`` (the mean
+    predicted face probability of each group's faces: it moves with every weight, where a recall
+    moves only when a face crosses the threshold), ``nonface_accuracy``, ``accuracy`` and ``gap``
+    (mean recall of the lighter groups minus that of the darker ones, in percentage points).
     """
     logits = predict_logits(predict, images)
     is_face = logits > threshold
     labels = np.asarray(labels).reshape(-1)
     groups = np.asarray(groups)
     recall = [float(np.mean(is_face[groups == g])) for g in range(len(faces.GROUPS))]
+    face_probability = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+    probability = [float(np.mean(face_probability[groups == g])) for g in range(len(faces.GROUPS))]
     nonface_accuracy = float(np.mean(~is_face[labels == 0]))
     accuracy = float(np.mean(is_face == (labels == 1)))
     gap = 100.0 * (np.mean(recall[:2]) - np.mean(recall[2:]))
-    return {"recall": recall, "nonface_accuracy": nonface_accuracy, "accuracy": accuracy, "gap": float(gap)}
+    return {"recall": recall, "probability": probability, "nonface_accuracy": nonface_accuracy,
+            "accuracy": accuracy, "gap": float(gap)}

@@ -58,6 +58,8 @@ def test_evaluate_groups_counts_recall_per_group():
     logits = np.array([5.0, 5.0, -5.0, 5.0, -5.0, 5.0])
     r = debias.evaluate_groups(lambda x: x[:, :1], np.repeat(logits[:, None], 2, axis=1).astype(np.float32), labels, groups)
     assert r["recall"] == [1.0, 1.0, 0.0, 1.0]
+    sure, unsure = 1 / (1 + np.exp(-5.0)), 1 / (1 + np.exp(5.0))
+    assert r["probability"] == pytest.approx([sure, sure, unsure, sure])
     assert r["nonface_accuracy"] == 0.5 and r["accuracy"] == pytest.approx(4 / 6)
     assert r["gap"] == pytest.approx(50.0)
 
