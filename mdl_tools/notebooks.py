@@ -2,8 +2,12 @@
 
 A solution notebook (``labN/solutions/<Name>_Solution.ipynb``) is the single source. Code that
 students write sits between ``### BEGIN SOLUTION`` and ``### END SOLUTION``, under a ``# TODO:``
-hint comment. :func:`build_student` replaces each region by a stub raising
+hint comment. :func:`build` replaces each region by a stub raising
 ``NotImplementedError("TODO <n>: <hint>")``. See ``docs/AUTHORING.md`` for the whole format.
+
+No answer may leak: a line that looks like a marker but is not exact, a ``# TODO`` comment on no
+region, or a region's line shown verbatim in a student copy stops ``build`` and fails ``check``.
+Messages count cells from 1 at the top of the notebook, markdown included (:data:`CELL_CONVENTION`).
 
 This module needs only nbformat and the standard library (no TensorFlow), so ``make check`` is fast.
 """
