@@ -18,8 +18,16 @@ balanced synthetic test set:
 
 It reports, per model and seed, the face recall of the four groups (``faces.GROUPS`` order), the
 lighter-minus-darker gap, accuracy, the darker groups' recall and (for the resamplers) the darker
-faces' share of the face draws; then per model the mean ± standard error over seeds, and the
-lab's four targets.
+faces' share of the face draws; then per model the mean ± standard error over seeds, the lab's
+four targets, and how often the lesson holds in a single run: on how many seeds the notebook's
+DB-VAE (``dbvae_pca1``) has a smaller gap than the standard CNN, and the CNN's own gap is at least
+10 points. By default it measures :data:`FRESH_SEEDS` (100-119), seeds never used to tune anything.
+
+A seed means a result: like the notebook's reproducibility cell, the benchmark fixes TensorFlow's
+threads per operation (the notebook's ``cpu_threads``) and turns on op determinism, and
+``reseed(seed)`` (the notebook's) restores every random state before each model. To prove it, it
+trains the first seed's CNN and DB-VAE a second time and compares every number
+(``reproducibility`` in the results).
 
 Two entry points:
 
@@ -27,9 +35,10 @@ Two entry points:
   ``mitdeeplearning bench`` calls);
 * the command line (``main()``), which prints the same as a table:
 
-    .venv/bin/python benchmarks/lab2_debias.py                                       # 5 seeds, 7-9 min per seed on 2 busy cores
+    .venv/bin/python benchmarks/lab2_debias.py                                       # seeds 100-119, 2-3 min per seed on 2 idle cores
     .venv/bin/python benchmarks/lab2_debias.py --quick                               # 2 seeds, tiny data: a plumbing test (< 2 min)
     .venv/bin/python benchmarks/lab2_debias.py --seeds 3,4 --json results/b.json     # seeds 3 and 4 ("4," = seed 4 only); save the dict
+    .venv/bin/python benchmarks/lab2_debias.py --write-reference                     # also update the notebook's spread over seeds
 """
 
 import argparse
@@ -37,6 +46,7 @@ import json
 import math
 import os
 import pathlib
+import platform
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -44,7 +54,15 @@ os.environ.setdefault("TQDM_DISABLE", "1")  # the notebook's progress bars; run(
 
 import numpy as np  # noqa: E402
 
-NOTEBOOK = pathlib.Path(__file__).resolve().parents[1] / "lab2" / "solutions" / "Part2_Debiasing_Solution.ipynb"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "lab2" / "solutions" / "Part2_Debiasing_Solution.ipynb"
+#: the per-seed gaps the notebook's results cell shows its reader (written by ``--write-reference``)
+REFERENCE = ROOT / "mitdeeplearning" / "assets" / "lab2_debias_seeds.json"
+
+#: the report's seeds: fresh, never used to choose a setting
+FRESH_SEEDS = list(range(100, 120))
+#: the notebook's DB-VAE (density_components = 1) and the model it must beat
+LESSON = {"dbvae": "dbvae_pca1", "cnn": "cnn", "cnn_gap_min": 10.0}
 
 #: what each model name means: "classifier" = the standard CNN, "dbvae" = the DB-VAE architecture
 MODELS = {
@@ -69,6 +87,7 @@ PARAMETERS = {
     "bins": "bins",
     "smoothing": "smoothing",
     "oracle_share": "oracle_share",
+    "cpu_threads": "cpu_threads",
 }
 #: the same for the synthetic data (reported under settings["data"])
 DATA_PARAMETERS = {
@@ -118,7 +137,7 @@ def _overrides(quick, options):
     values = {k: v for k, v in QUICK.items() if k != "seeds"} if quick else {}
     for key, value in options.items():
         if key not in names:
-            raise TypeError(f"unknown option {key!r}; valid: {sorted(names) + ['models', 'verbose']}")
+            raise TypeError(f"unknown option {key!r}; valid: {sorted(names) + ['models', 'reproduce', 'verbose']}")
         values[key] = value
     return models, {names[k]: v for k, v in values.items()}
 
@@ -129,6 +148,74 @@ def _settings(module, models):
     settings["data"] = {k: getattr(module, name) for k, name in DATA_PARAMETERS.items()}
     settings["models"] = models
     return settings
+
+
+def _notebook_parameter(name):
+    """A value of the notebook's parameters cell, read before anything runs TensorFlow."""
+    import nbformat
+
+    import mitdeeplearning
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    namespace = {"mdl": mitdeeplearning}
+    exec(cell.source, namespace)  # noqa: S102  (the course's own notebook)
+    return namespace[name]
+
+
+def _make_reproducible(cpu_threads, seed):
+    """What the notebook's reproducibility cell does; returns whether op determinism was on before."""
+    import keras
+    import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config
+
+    current = tf.config.threading.get_intra_op_parallelism_threads()
+    if current != cpu_threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(cpu_threads)
+        except RuntimeError as exc:
+            raise RuntimeError(
+                f"TensorFlow has already run here with {current or 'one thread per core'} threads per operation, so "
+                f"the benchmark cannot use cpu_threads={cpu_threads}: run it in a fresh Python process (as the command "
+                f"line and mitdeeplearning bench do), or pass cpu_threads={current}") from exc
+    was_on = tf_config.is_op_determinism_enabled()
+    tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(seed)
+    return was_on
+
+
+def _lesson(models):
+    """Per seed, and as shares of seeds: does one run show the lab's lesson?"""
+    if LESSON["dbvae"] not in models or LESSON["cnn"] not in models:
+        return None
+    cnn = {r["seed"]: r["gap"] for r in models[LESSON["cnn"]]["runs"]}
+    per_seed = []
+    for r in models[LESSON["dbvae"]]["runs"]:
+        if r["seed"] not in cnn:
+            continue
+        smaller = r["gap"] < cnn[r["seed"]]
+        biased = cnn[r["seed"]] >= LESSON["cnn_gap_min"]
+        per_seed.append({"seed": r["seed"], "cnn_gap": cnn[r["seed"]], "dbvae_gap": r["gap"],
+                         "dbvae_smaller": smaller, "cnn_biased": biased, "holds": smaller and biased})
+    n = len(per_seed)
+    count = {k: sum(s[k] for s in per_seed) for k in ("dbvae_smaller", "cnn_biased", "holds")}
+    return {"dbvae": LESSON["dbvae"], "cnn_gap_min": LESSON["cnn_gap_min"], "seeds": n, "per_seed": per_seed,
+            **{k: {"count": v, "share": v / n if n else None} for k, v in count.items()}}
+
+
+def _orderings(models):
+    """For each pair (a, b) of models: on how many seeds a's gap is below b's (paired by seed)."""
+    out = {}
+    names = list(models)
+    for a in names:
+        for b in names:
+            if a == b:
+                continue
+            pairs = _paired(models[b]["runs"], models[a]["runs"])
+            if pairs:
+                below = sum(ra["gap"] < rb["gap"] for rb, ra in pairs)
+                out[f"{a}<{b}"] = {"count": below, "seeds": len(pairs)}
+    return out
 
 
 def _verdicts(models):
@@ -182,12 +269,16 @@ def run(quick=False, seeds=None, **options):
         Tiny data and budget (:data:`QUICK`): exercises every code path in under 2 minutes; its
         numbers mean nothing.
     seeds : None, int or list of int
-        None: 5 seeds (2 when ``quick``); an int n: seeds 0..n-1; a list: those seeds.
+        None: :data:`FRESH_SEEDS` (100-119; seeds 0 and 1 when ``quick``); an int n: seeds 0..n-1;
+        a list: those seeds.
     **options
         ``models`` (comma string or list of :data:`MODELS` names), overrides of the notebook's
         parameters (:data:`PARAMETERS`: ``steps``, ``latent_dim``, ``warmup_steps``,
         ``resample_every``, ``bins``, ``smoothing``, ...) and of its synthetic data
         (:data:`DATA_PARAMETERS`: ``darker_fraction``, ``n_train_faces``, ...);
+        ``cpu_threads`` (TensorFlow's threads per operation; default the notebook's: it must be
+        settable, so call run() in a process where TensorFlow has not run yet, or pass the count it
+        runs with); ``reproduce=False`` skips training the first seed twice;
         ``verbose=True`` prints one line per model and seed.
 
     Returns
@@ -197,17 +288,79 @@ def run(quick=False, seeds=None, **options):
         ``models`` (per model: ``label``, ``runs`` = one dict per seed with ``recall`` (four groups),
         ``gap``, ``accuracy``, ``nonface_accuracy``, ``darker_recall``, ``darker_share``,
         ``seconds``; and ``summary`` = mean and standard error over seeds of each), ``targets``
-        (the lab's four, with ``met`` flags), ``data_path``, ``seconds``.
+        (the lab's four, with ``met`` flags), ``lesson`` (per seed and as counts: the notebook's
+        DB-VAE below the CNN, the CNN's gap >= 10, both), ``orderings`` (``"a<b"``: on how many seeds
+        model a's gap is below model b's), ``reproducibility`` (the first seed trained again:
+        ``identical`` and any ``differences``), ``data_path``, ``seconds``; each run also has
+        ``probability`` (mean face probability per group) and ``load_average`` (1-minute, at its start).
         Recall, accuracy and share are fractions in [0, 1]; gaps are percentage points.
     """
     verbose = bool(options.pop("verbose", False))
+    reproduce = bool(options.pop("reproduce", True))
     model_names, overrides = _overrides(quick, options)
-    seed_list = _seed_list(seeds, QUICK["seeds"] if quick else 5)
+    seed_list = _seed_list(seeds, QUICK["seeds"] if quick else FRESH_SEEDS)
 
+    start = time.perf_counter()
+    cpu_threads = overrides.get("cpu_threads", _notebook_parameter("cpu_threads"))
+    determinism_was_on = _make_reproducible(cpu_threads, seed_list[0])
+    try:
+        results = _run(quick, seed_list, model_names, overrides, reproduce, verbose)
+    finally:
+        if not determinism_was_on:  # leave a calling process (a test session) as it was
+            from tensorflow.python.framework import config as tf_config
+
+            tf_config.disable_op_determinism()
+    results["seconds"] = time.perf_counter() - start
+    return results
+
+
+def _train_and_evaluate(name, seed, notebooks, nb, darker):
+    """One model of one seed, trained and evaluated with the notebook's code: a dict of its numbers."""
+    from mitdeeplearning import lab2
+
+    spec = MODELS[name]
+    code = notebooks[spec.get("n_components", 1)] if spec["kind"] == "dbvae" else nb
+    code.reseed(seed)  # as the notebook does before each model
+    t0 = time.perf_counter()
+    load = os.getloadavg()[0]
+    if spec["kind"] == "classifier":
+        model = lab2.make_standard_classifier()
+        p = lab2.oracle_probabilities(darker, code.oracle_share) if spec.get("oracle") else None
+        code.train_classifier(model, code.train_steps, p_pos=p, title=name)
+        predict = (lambda m: lambda x: m(x, training=False))(model)
+        share = float(p[darker].sum()) if p is not None else float(darker.mean())
+    else:
+        model = code.DB_VAE(code.latent_dim)
+        _, history = code.train_dbvae(model, code.train_steps, debias=spec["debias"], title=name)
+        predict = model.predict
+        # share of the face draws over the whole run: uniform during the warm-up
+        uniform = float(darker.mean())
+        shares = [float(p[darker].sum()) for _, p in history]
+        bounds = [s for s, _ in history] + [code.train_steps]
+        weighted = uniform * (bounds[0] if history else code.train_steps)
+        weighted += sum(sh * (b1 - b0) for sh, b0, b1 in zip(shares, bounds[:-1], bounds[1:]))
+        share = weighted / code.train_steps
+    r = lab2.evaluate_groups(predict, code.test_images, code.test_labels, code.test_groups)
+    return {
+        "seed": seed,
+        "recall": [float(v) for v in r["recall"]],
+        "probability": [float(v) for v in r["probability"]],
+        "gap": float(r["gap"]),
+        "accuracy": float(r["accuracy"]),
+        "nonface_accuracy": float(r["nonface_accuracy"]),
+        "darker_recall": float(np.mean(r["recall"][2:])),
+        "darker_share": float(share),
+        "seconds": time.perf_counter() - t0,
+        "load_average": float(load),
+    }
+
+
+def _run(quick, seed_list, model_names, overrides, reproduce, verbose):
     import keras
+    import tensorflow as tf
 
     from mdl_tools import notebook_code
-    from mitdeeplearning import faces, lab2
+    from mitdeeplearning import faces
 
     start = time.perf_counter()
     # one load of the notebook's code per density estimator (density_components is bound when the
@@ -218,6 +371,9 @@ def run(quick=False, seeds=None, **options):
     nb = next(iter(notebooks.values()))
     settings = _settings(nb, model_names)
     settings["seeds"], settings["quick"] = seed_list, bool(quick)
+    settings["machine"] = {"cpu_threads_per_op": tf.config.threading.get_intra_op_parallelism_threads(),
+                           "cores": os.cpu_count(), "processor": _processor(), "tensorflow": tf.__version__,
+                           "keras": keras.__version__, "numpy": np.__version__}
     darker = nb.train_darker
     _log(verbose, f"data: {pathlib.Path(nb.data_path).name}, loaded with the notebook's code in {time.perf_counter() - start:.1f} s")
     _log(verbose, f"{len(nb.loader.pos_train_inds)} training faces, {darker.mean():.1%} darker; {settings['steps']} steps, "
@@ -226,43 +382,27 @@ def run(quick=False, seeds=None, **options):
     models = {name: {"label": MODELS[name]["label"], "runs": []} for name in model_names}
     for seed in seed_list:
         for name in model_names:
-            spec = MODELS[name]
-            code = notebooks[spec.get("n_components", 1)] if spec["kind"] == "dbvae" else nb
-            keras.utils.set_random_seed(seed)  # as the notebook does before each model
-            code.loader.seed(seed)
-            t0 = time.perf_counter()
-            if spec["kind"] == "classifier":
-                model = lab2.make_standard_classifier()
-                p = lab2.oracle_probabilities(darker, code.oracle_share) if spec.get("oracle") else None
-                code.train_classifier(model, code.train_steps, p_pos=p, title=name)
-                predict = (lambda m: lambda x: m(x, training=False))(model)
-                share = float(p[darker].sum()) if p is not None else float(darker.mean())
-            else:
-                model = code.DB_VAE(code.latent_dim)
-                _, history = code.train_dbvae(model, code.train_steps, debias=spec["debias"], title=name)
-                predict = model.predict
-                # share of the face draws over the whole run: uniform during the warm-up
-                uniform = float(darker.mean())
-                shares = [float(p[darker].sum()) for _, p in history]
-                bounds = [s for s, _ in history] + [code.train_steps]
-                weighted = uniform * (bounds[0] if history else code.train_steps)
-                weighted += sum(sh * (b1 - b0) for sh, b0, b1 in zip(shares, bounds[:-1], bounds[1:]))
-                share = weighted / code.train_steps
-            r = lab2.evaluate_groups(predict, code.test_images, code.test_labels, code.test_groups)
-            entry = {
-                "seed": seed,
-                "recall": [float(v) for v in r["recall"]],
-                "gap": float(r["gap"]),
-                "accuracy": float(r["accuracy"]),
-                "nonface_accuracy": float(r["nonface_accuracy"]),
-                "darker_recall": float(np.mean(r["recall"][2:])),
-                "darker_share": float(share),
-                "seconds": time.perf_counter() - t0,
-            }
+            entry = _train_and_evaluate(name, seed, notebooks, nb, darker)
             models[name]["runs"].append(entry)
             _log(verbose, f"seed {seed} {name:>10}: recall {' '.join(f'{100 * v:5.1f}' for v in entry['recall'])} "
                           f"| gap {entry['gap']:+5.1f} | acc {100 * entry['accuracy']:.1f} "
-                          f"| darker share {100 * entry['darker_share']:.1f} % | {entry['seconds']:.0f} s")
+                          f"| darker share {100 * entry['darker_share']:.1f} % | {entry['seconds']:.0f} s "
+                          f"| load {entry['load_average']:.1f}")
+
+    reproducibility = None
+    if reproduce:
+        # the same seed again, after every other run of this process: every number must repeat exactly
+        seed = seed_list[0]
+        again = [n for n in (LESSON["cnn"], LESSON["dbvae"]) if n in model_names] or model_names[:1]
+        differences = {}
+        for name in again:
+            first, second = models[name]["runs"][0], _train_and_evaluate(name, seed, notebooks, nb, darker)
+            for key in ("recall", "probability", "gap", "accuracy", "nonface_accuracy", "darker_share"):
+                if first[key] != second[key]:
+                    differences[f"{name}.{key}"] = [first[key], second[key]]
+        reproducibility = {"seed": seed, "models": again, "identical": not differences, "differences": differences}
+        _log(verbose, f"seed {seed} trained again ({', '.join(again)}): "
+                      + ("every number identical" if not differences else f"DIFFERENT: {differences}"))
 
     for m in models.values():
         keys = ("gap", "accuracy", "nonface_accuracy", "darker_recall", "darker_share", "seconds")
@@ -279,8 +419,39 @@ def run(quick=False, seeds=None, **options):
         "darker_fraction_measured": float(darker.mean()),
         "models": models,
         "targets": _verdicts(models),
+        "lesson": _lesson(models),
+        "orderings": _orderings(models),
+        "reproducibility": reproducibility,
         "seconds": time.perf_counter() - start,
     }
+
+
+def _processor():
+    """The CPU's model name (what decides the vector instructions TensorFlow's kernels use)."""
+    cpuinfo = pathlib.Path("/proc/cpuinfo")  # Linux; elsewhere platform's answer
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def write_reference(results, path=REFERENCE):
+    """Save the per-seed gaps that the notebook's results cell puts beside the reader's own run."""
+    if results["settings"]["quick"]:
+        raise ValueError("a --quick run measures nothing: write the reference from a full run")
+    reference = {
+        "benchmark": "benchmarks/lab2_debias.py",
+        "settings": {k: v for k, v in results["settings"].items() if k != "models"},
+        "groups": results["groups"],
+        "models": {name: {"label": m["label"],
+                          "runs": [{k: r[k] for k in ("seed", "gap", "recall", "accuracy")} for r in m["runs"]]}
+                   for name, m in results["models"].items()},
+        "lesson": results["lesson"],
+    }
+    path = pathlib.Path(path)
+    path.write_text(json.dumps(reference, indent=1) + "\n")
+    return path
 
 
 def _fmt(ms, scale=1.0, sign=False, digits=1):
@@ -322,11 +493,26 @@ def report(results):
             a = v["accuracy_vs_cnn"]
             parts.append(f"accuracy vs CNN {a['value']:+.1f} points (target ≥ -1: {'met' if a['met'] else 'NOT met'})")
         print(f"  {name}: " + " | ".join(parts))
+    lesson = results.get("lesson")
+    if lesson and lesson["seeds"]:
+        n = lesson["seeds"]
+        print(f"\nthe lesson in one run, over {n} seeds ({lesson['dbvae']} vs cnn):")
+        print(f"  DB-VAE gap below the CNN's: {lesson['dbvae_smaller']['count']}/{n} seeds")
+        print(f"  CNN gap ≥ {lesson['cnn_gap_min']:g} points: {lesson['cnn_biased']['count']}/{n} seeds")
+        print(f"  both (the lesson holds): {lesson['holds']['count']}/{n} seeds")
+        print("  per seed (CNN gap -> DB-VAE gap): " + ", ".join(
+            f"{s['seed']}: {s['cnn_gap']:+.1f} -> {s['dbvae_gap']:+.1f}{'' if s['holds'] else ' ✗'}" for s in lesson["per_seed"]))
+    again = results.get("reproducibility")
+    if again:
+        verdict = "every number identical" if again["identical"] else f"DIFFERENT: {again['differences']}"
+        print(f"\nseed {again['seed']} trained twice ({', '.join(again['models'])}): {verdict}")
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", default=None, help="a count n (seeds 0..n-1) or a comma list, e.g. 3,4 or 4, (default 5)")
+    parser.add_argument("--seeds", default=None,
+                        help="a count n (seeds 0..n-1), a range a-b (both included) or a comma list, e.g. 3,4 or 4, "
+                             "(default: the fresh seeds 100-119)")
     parser.add_argument("--steps", type=int)
     parser.add_argument("--models", help=f"comma list of {','.join(MODELS)}")
     parser.add_argument("--quick", action="store_true", help="2 seeds, 20 steps, tiny data: a plumbing test (< 2 min)")
@@ -336,7 +522,12 @@ def parse_args(argv=None):
     parser.add_argument("--smoothing", type=float)
     parser.add_argument("--bins", type=int)
     parser.add_argument("--darker-fraction", type=float)
+    parser.add_argument("--cpu-threads", type=int, help="TensorFlow's threads per operation (default: the notebook's)")
+    parser.add_argument("--no-reproduce", dest="reproduce", action="store_false",
+                        help="skip training the first seed a second time to check that it repeats")
     parser.add_argument("--json", help="also write the results dict to this file")
+    parser.add_argument("--write-reference", action="store_true",
+                        help=f"also write the per-seed gaps the notebook shows its reader ({REFERENCE.relative_to(ROOT)})")
     return parser.parse_args(argv)
 
 
@@ -344,11 +535,20 @@ def main(argv=None):
     args = parse_args(argv)
     seeds = None
     if args.seeds is not None:
-        # "5": seeds 0..4; "3,4" or "4,": exactly those seeds
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()] if "," in args.seeds else int(args.seeds)
-    options = {k: v for k, v in vars(args).items() if k not in ("seeds", "quick", "json") and v is not None}
+        # "5": seeds 0..4; "100-119": 100 to 119; "3,4" or "4,": exactly those seeds
+        if "," in args.seeds:
+            seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+        elif "-" in args.seeds:
+            first, last = (int(s) for s in args.seeds.split("-"))
+            seeds = list(range(first, last + 1))
+        else:
+            seeds = int(args.seeds)
+    options = {k: v for k, v in vars(args).items()
+               if k not in ("seeds", "quick", "json", "write_reference") and v is not None}
     results = run(quick=args.quick, seeds=seeds, verbose=True, **options)
     report(results)
+    if args.write_reference:
+        print(f"\nper-seed gaps for the notebook written to {write_reference(results)}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

@@ -106,16 +106,17 @@ def test_benchmark_run_returns_json_serialisable_results(tmp_path, monkeypatch):
 
     monkeypatch.setenv("MDL_DATA_DIR", str(tmp_path))
     bench = _load_benchmark()
+    # cpu_threads=1: the test session's TensorFlow already runs with one thread per operation (conftest)
     results = bench.run(quick=True, seeds=[0, 1], steps=4, warmup_steps=2, resample_every=1,
-                        models="cnn,vae,dbvae,oracle", n_train_faces=64, n_train_nonfaces=64,
-                        n_test_per_group=4, darker_fraction=0.2)
+                        models="cnn,vae,dbvae_pca1,oracle", n_train_faces=64, n_train_nonfaces=64,
+                        n_test_per_group=4, darker_fraction=0.2, cpu_threads=1)
     json.dumps(results, allow_nan=False)  # plain JSON: no NaN, no NumPy types
     assert results["notebook"] == "lab2/solutions/Part2_Debiasing_Solution.ipynb"
     assert results["settings"]["seeds"] == [0, 1] and results["settings"]["steps"] == 4
     assert results["settings"]["data"]["darker_fraction"] == 0.2
     assert results["settings"]["batch_size"] == 32  # not overridden: the notebook's parameters cell
     assert results["groups"] == list(faces.GROUPS)
-    assert list(results["models"]) == ["cnn", "vae", "dbvae", "oracle"]
+    assert list(results["models"]) == ["cnn", "vae", "dbvae_pca1", "oracle"]
     for name, m in results["models"].items():
         assert [r["seed"] for r in m["runs"]] == [0, 1]
         for r in m["runs"]:
@@ -125,10 +126,39 @@ def test_benchmark_run_returns_json_serialisable_results(tmp_path, monkeypatch):
         assert m["summary"]["gap"]["mean"] == pytest.approx(np.mean([r["gap"] for r in m["runs"]]))
         assert m["summary"]["gap"]["se"] is not None
     assert results["models"]["oracle"]["runs"][0]["darker_share"] == pytest.approx(0.5)
-    assert results["models"]["dbvae"]["runs"][0]["darker_share"] != pytest.approx(results["darker_fraction_measured"])  # it resampled
-    assert set(results["targets"]) == {"cnn_gap", "dbvae"}
-    assert set(results["targets"]["dbvae"]) == {"gap_cut", "accuracy_vs_cnn", "darker_recall_vs_uniform_vae"}
+    assert results["models"]["dbvae_pca1"]["runs"][0]["darker_share"] != pytest.approx(results["darker_fraction_measured"])  # it resampled
+    assert set(results["targets"]) == {"cnn_gap", "dbvae_pca1"}
+    assert set(results["targets"]["dbvae_pca1"]) == {"gap_cut", "accuracy_vs_cnn", "darker_recall_vs_uniform_vae"}
     assert isinstance(results["targets"]["cnn_gap"]["met"], bool)
+    assert results["settings"]["cpu_threads"] == 1
+    # the lesson per seed, recomputed here from the runs
+    cnn = [r["gap"] for r in results["models"]["cnn"]["runs"]]
+    dbvae = [r["gap"] for r in results["models"]["dbvae_pca1"]["runs"]]
+    lesson = results["lesson"]
+    assert lesson["seeds"] == 2 and [s["seed"] for s in lesson["per_seed"]] == [0, 1]
+    assert lesson["holds"]["count"] == sum(d < c and c >= 10 for c, d in zip(cnn, dbvae))
+    assert lesson["dbvae_smaller"]["count"] == sum(d < c for c, d in zip(cnn, dbvae))
+    assert results["orderings"]["dbvae_pca1<cnn"] == {"count": lesson["dbvae_smaller"]["count"], "seeds": 2}
+    # the first seed's CNN and DB-VAE, trained again in the same process, repeat every number
+    again = results["reproducibility"]
+    assert again["seed"] == 0 and again["models"] == ["cnn", "dbvae_pca1"]
+    assert again["identical"], again["differences"]
+
+
+def test_benchmark_reports_fresh_seeds_by_default():
+    bench = _load_benchmark()
+    assert bench.FRESH_SEEDS == list(range(100, 120))
+    assert bench._seed_list(None, bench.FRESH_SEEDS) == bench.FRESH_SEEDS
+    assert bench.parse_args(["--seeds", "100-103"]).seeds == "100-103"
+
+
+def test_benchmark_lesson_counts_seeds():
+    bench = _load_benchmark()
+    runs = lambda gaps: {"runs": [{"seed": s, "gap": g} for s, g in enumerate(gaps)]}  # noqa: E731
+    lesson = bench._lesson({"cnn": runs([20.0, 12.0, 8.0, 30.0]), "dbvae_pca1": runs([5.0, 14.0, 2.0, 30.0])})
+    assert [s["holds"] for s in lesson["per_seed"]] == [True, False, False, False]
+    assert lesson["dbvae_smaller"]["count"] == 2 and lesson["cnn_biased"]["count"] == 3
+    assert lesson["holds"] == {"count": 1, "share": 0.25}
 
 
 def test_benchmark_rejects_unknown_options():
