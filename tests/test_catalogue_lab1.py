@@ -465,6 +465,7 @@ for label, f in [
     ("int32 windows", batch_from(choice, dtype=np.int32)),
 ]:
     C.valid("2.2", label)(lambda f=f: lab1.check_batch(f, VECTORIZED, SEQ, BATCH))
+    C.valid("2.2", f"{label} (seq_length 50, batch_size 3)")(lambda f=f: lab1.check_batch(f, VECTORIZED, 50, 3))
 
 
 # --- TODO 2.3: build_model

@@ -148,10 +148,10 @@ for label, make in [
 CNN_LR = 2e-3
 
 
-def compiled(**kwargs):
+def compiled(lr=CNN_LR, **kwargs):
     model = cnn()
     model.compile(**kwargs)
-    return lab2.check_compiled(model, "Adam", CNN_LR)
+    return lab2.check_compiled(model, "Adam", lr)
 
 
 SCCE = "sparse_categorical_crossentropy"
@@ -175,6 +175,14 @@ for label, make in [
     ("'acc' and the loss function", lambda: dict(optimizer=keras.optimizers.Adam(CNN_LR), loss=keras.losses.sparse_categorical_crossentropy, metrics=["acc"])),
 ]:
     C.valid("1.4", label)(lambda make=make: compiled(**make()))
+# at a student's cnn_learning_rate of 5e-4: the check expects that rate, not the notebook's default
+STUDENT_LR = 5e-4
+C.valid("1.4", "the text's at cnn_learning_rate 5e-4")(
+    lambda: compiled(STUDENT_LR, optimizer=keras.optimizers.Adam(learning_rate=STUDENT_LR), loss=SCCE, metrics=["accuracy"]))
+C.wrong("1.4", "Adam at 2e-3 typed in while cnn_learning_rate is 5e-4", "cnn_learning_rate = 0.0005")(
+    lambda: compiled(STUDENT_LR, optimizer=keras.optimizers.Adam(2e-3), loss=SCCE, metrics=["accuracy"]))
+C.wrong("1.4", "optimizer='adam' while cnn_learning_rate is 5e-4", "default rate", "cnn_learning_rate")(
+    lambda: compiled(STUDENT_LR, optimizer="adam", loss=SCCE, metrics=["accuracy"]))
 
 
 # --- TODO 1.5: fit, then evaluate
@@ -619,6 +627,13 @@ for label, kwargs, keys in [
 for label, f in [("the text's", probs_variant("ok")), ("np.searchsorted", probs_variant("searchsorted")), ("a loop over faces", per_face_loop),
                  ("np.digitize on edges[1:], top index clipped", probs_variant("digitize_top"))]:
     C.valid("2.6", label)(lambda f=f: lab2.check_sample_probabilities(f, bins, smoothing))
+    # and at a student's bins and smoothing (the check passes them, then tries its own)
+    C.valid("2.6", f"{label} (bins 4, smoothing 0.05)")(lambda f=f: lab2.check_sample_probabilities(f, 4, 0.05))
+for label, kind, keys in [("no smoothing", "nosmooth", ("add smoothing_fac",)), ("product over dimensions", "product", ("not the product",)),
+                          ("np.digitize on all edges (clipped)", "all_edges", ("inner edges",)),
+                          ("first dimension only", "first", ("every latent dimension",))]:
+    C.wrong("2.6", f"{label} (bins 4, smoothing 0.05)", *keys)(
+        lambda kind=kind: lab2.check_sample_probabilities(probs_variant(kind), 4, 0.05))
 
 # --- TODO 2.7: the resampling loop inside train_dbvae. Every answer is the notebook's own train_dbvae
 # (its reference cell's source) with the TODO region rewritten, executed in a namespace that holds
