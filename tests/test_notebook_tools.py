@@ -400,3 +400,21 @@ def test_stale_todo_references_are_flagged(course):
         f"demo_pkg/lab0.py, line {lines + 3}: says TODO 3, but lab0 has 2 TODOs (renumbered?)",
         f"{SOLUTION}, cell 2, line 5: says TODO 2, but power belongs to TODO 1 (renumbered?)",
     ]  # HINT (TODO 1 with power) is right; VAGUE names nothing any TODO cell has, and TODO 1 exists
+
+
+def test_check_catalogue_counts_entries_per_todo(course):
+    """`check --catalogue` counts what pytest collects: entries made in loops count one by one."""
+    (course / "tests").mkdir()
+    (course / "tests" / "test_catalogue_lab0.py").write_text(
+        "import pytest\n\n"
+        "ENTRIES = [f'TODO 1.1: wrong: mistake {i}' for i in range(6)] + ['TODO 1.1: valid: a', 'TODO 1.1: valid: b']\n"
+        "ENTRIES += ['TODO 1.2: wrong: only one', 'TODO 1.3: wrong: a TODO that moved']\n\n\n"
+        "@pytest.mark.parametrize('entry', [pytest.param(e, id=e) for e in ENTRIES])\n"
+        "def test_catalogue(entry):\n    assert entry\n")
+    result = cli(course, "check", "--catalogue")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"· {SOLUTION}: catalogue entries (wrong/valid) per TODO: 1: 6/2, 2: 1/0" in result.stdout
+    assert f"⚠ {SOLUTION}: TODO 2 has 1 wrong and 0 valid catalogue entries" in result.stdout
+    assert f"⚠ tests/test_catalogue_lab0.py: entries for TODO 1.3, but {SOLUTION} has 2 TODOs" in result.stdout
+    assert "TODO 1 has" not in result.stdout
+    assert "catalogue entries" not in cli(course, "check").stdout  # counting is asked for
