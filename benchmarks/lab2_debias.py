@@ -440,9 +440,16 @@ def write_reference(results, path=REFERENCE):
     """Save the per-seed gaps that the notebook's results cell puts beside the reader's own run."""
     if results["settings"]["quick"]:
         raise ValueError("a --quick run measures nothing: write the reference from a full run")
+    settings = results["settings"]
+    # in the notebook's own names, so that the notebook can tell a reader whose knobs differ
+    parameters = {PARAMETERS[k]: settings[k] for k in PARAMETERS}
+    parameters.update({DATA_PARAMETERS[k]: settings["data"][k] for k in DATA_PARAMETERS})
+    parameters["compile_steps"] = True  # the benchmark always compiles the training steps
     reference = {
         "benchmark": "benchmarks/lab2_debias.py",
-        "settings": {k: v for k, v in results["settings"].items() if k != "models"},
+        "seeds": settings["seeds"],
+        "machine": settings["machine"],
+        "parameters": parameters,
         "groups": results["groups"],
         "models": {name: {"label": m["label"],
                           "runs": [{k: r[k] for k in ("seed", "gap", "recall", "accuracy")} for r in m["runs"]]}

@@ -167,3 +167,22 @@ def test_benchmark_rejects_unknown_options():
         bench.run(quick=True, stepz=3)
     with pytest.raises(ValueError, match="unknown models"):
         bench.run(quick=True, models="cnn,resnet")
+
+
+def test_place_among_seeds_ranks_your_gap_and_names_changed_knobs(tmp_path):
+    spread = {"parameters": {"train_steps": 300, "seed_free": 1},
+              "models": {"cnn": {"label": "standard CNN", "runs": [{"seed": s, "gap": g} for s, g in enumerate([5.0, 20.0, 30.0, 20.0])]},
+                         "dbvae_pca1": {"label": "DB-VAE", "runs": [{"seed": 0, "gap": 2.0}]}}}
+    lines = debias.place_among_seeds({"standard CNN": 20.0, "DB-VAE": -1.0, "oracle CNN": 0.0},
+                                     {"train_steps": 300, "seed_free": 1}, spread)
+    assert lines[0] == "standard CNN: your gap +20.0; over 4 seeds the gap ranged +5.0 to +30.0 (median +20.0): 1 below yours, 2 equal, 1 above"
+    assert lines[1].startswith("DB-VAE: your gap -1.0; over 1 seed the gap") and lines[1].endswith("0 below yours, 0 equal, 1 above")
+    assert lines[2] == "oracle CNN: the benchmark did not measure this model"
+    changed = debias.place_among_seeds({"standard CNN": 20.0}, {"train_steps": 6, "seed_free": 1}, spread)
+    assert changed[0].startswith("Your parameters differ from the benchmark's (train_steps 6 vs 300)")
+    # the course histogram is another model than the principal direction
+    assert debias.seed_spread_model("DB-VAE", None) == "dbvae" and debias.seed_spread_model("DB-VAE", 1) == "dbvae_pca1"
+    with pytest.raises(KeyError, match="density_components=2"):
+        debias.seed_spread_model("DB-VAE", 2)
+    with pytest.raises(FileNotFoundError, match="--write-reference"):
+        debias.load_seed_spread(tmp_path / "missing.json")

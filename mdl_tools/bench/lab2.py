@@ -57,8 +57,56 @@ def render(s, fig):
                 value += f" ± {v['se']:.1f}"
             lines.append(f"- {label}: {value} (target {v['target']}) — **{'met' if v['met'] else 'not met'}**"
                          + (f"; {v['note']}" if v.get("note") else ""))
+    lines += _lesson_lines(db)
     lines += ["", common.stamp(s), "", *common.images(s, fig, {"lab2_group_recall.png": "recall per group",
                                                    "lab2_faces_per_group.png": "test faces per group"})]
+    return lines
+
+
+#: the benchmark's last 5-seed means before the fresh seeds (seeds 0-4, measured 2026-12-04 on one core), for comparison
+PREVIOUS_5_SEEDS = {"cnn": "+18.8 ± 6.4", "vae": "+28.4 ± 18.3", "dbvae": "+12.6 ± 5.0", "dbvae_pca1": "+5.9 ± 2.0",
+                    "oracle": "+0.1 ± 2.3"}
+
+
+def _lesson_lines(db):
+    """Per seed, every model's gap; how often the lesson and each ordering hold; the repeat check."""
+    lesson, models = db.get("lesson"), db["models"]
+    if not lesson or not lesson["seeds"]:
+        return []
+    n = lesson["seeds"]
+    names = list(models)
+    by_seed = {name: {r["seed"]: r["gap"] for r in m["runs"]} for name, m in models.items()}
+    lines = ["", f"**Does one run show the lesson?** Per seed, the lighter − darker gap (points) of every model; the lesson "
+                 f"holds when the notebook's DB-VAE ({models[lesson['dbvae']]['label']}) has a smaller gap than the standard "
+                 f"CNN and the CNN's gap is at least {lesson['cnn_gap_min']:g} points.", "",
+             "| seed | " + " | ".join(models[name]["label"] for name in names) + " | lesson holds |",
+             "|---|" + "---|" * (len(names) + 1)]
+    for row in lesson["per_seed"]:
+        cells = [f"{by_seed[name][row['seed']]:+.1f}" if row["seed"] in by_seed[name] else "–" for name in names]
+        lines.append(f"| {row['seed']} | " + " | ".join(cells) + f" | {'yes' if row['holds'] else 'no'} |")
+    lines += ["", f"- DB-VAE gap below the CNN's: **{lesson['dbvae_smaller']['count']} of {n}** seeds (target ≥ 18 of 20)",
+              f"- CNN gap ≥ {lesson['cnn_gap_min']:g} points: **{lesson['cnn_biased']['count']} of {n}** seeds (target ≥ 18 of 20)",
+              f"- both: **{lesson['holds']['count']} of {n}** seeds"]
+    orderings = db.get("orderings", {})
+    pairs = [(a, b) for a in names for b in names if a != b and f"{a}<{b}" in orderings and b in ("cnn", "vae")]
+    if pairs:
+        lines += ["", "How often each ordering holds (gap of the first model below the second's, paired by seed): "
+                  + "; ".join(f"{models[a]['label']} < {models[b]['label']}: {orderings[f'{a}<{b}']['count']}/"
+                              f"{orderings[f'{a}<{b}']['seeds']}" for a, b in pairs) + "."]
+    previous = [f"{models[name]['label']} {PREVIOUS_5_SEEDS[name]}" for name in names if name in PREVIOUS_5_SEEDS]
+    if previous:
+        lines += ["", "For comparison, the previous benchmark's mean gap ± SE over seeds 0-4 (2026-12-04, one core): "
+                  + "; ".join(previous) + "."]
+    again = db.get("reproducibility")
+    if again:
+        verdict = ("every number (recalls, mean probabilities, gap, accuracy) identical" if again["identical"]
+                   else f"**different**: {again['differences']}")
+        lines += ["", f"Seed {again['seed']} trained a second time in the same run ({', '.join(again['models'])}): {verdict}."]
+    machine = db["settings"].get("machine")
+    if machine:
+        lines += ["", f"Measured with {db['settings'].get('cpu_threads')} TensorFlow threads per operation on {machine['processor']} "
+                      f"({machine['cores']} cores), TensorFlow {machine['tensorflow']}, Keras {machine['keras']}, NumPy {machine['numpy']}: "
+                      "the same seed gives the same numbers on the same machine and software."]
     return lines
 
 
