@@ -67,7 +67,7 @@ class Grader:
     """Settings shared by every submission of a run (sent to the worker processes)."""
 
     def __init__(self, root, templates, out, profile="smoke", cell_timeout=120, submission_timeout=600,
-                 submissions=(), level=None, limits=None, screen=True):
+                 submissions=(), level=None, limits=None, screen=True, hide=()):
         self.root = pathlib.Path(root).resolve()
         self.templates = templates
         self.out = pathlib.Path(out).resolve()
@@ -81,7 +81,7 @@ class Grader:
         if self.level == "strong":
             problem = _sandbox.probe_strong()
             if problem:
-                self.level, self.warning = "limits-only", f"namespaces unavailable ({problem})"
+                self.level, self.warning = "uid", f"namespaces unavailable ({problem})"
         data = pathlib.Path(os.environ.get("MDL_DATA_DIR", self.root / "data")).resolve()
         self.env = {
             "PATH": f"{pathlib.Path(sys.executable).parent}:/usr/bin:/bin", "LANG": "C.UTF-8",
@@ -90,7 +90,8 @@ class Grader:
         }
         self.read_only = [str(data)]
         needed = [self.root, pathlib.Path(sys.prefix), pathlib.Path(sys.base_prefix), data]
-        hide = {self.out, self.root / ".git", *[pathlib.Path(t.solution_path).parent for t in templates]}
+        hide = {self.out, self.root / ".git", *map(pathlib.Path, hide),
+                *[pathlib.Path(t.solution_path).parent for t in templates]}
         for sub in submissions:  # their folders, unless the sandbox needs what is in them
             folder = sub.parent
             hide.add(sub if any(p.is_relative_to(folder) for p in needed) else folder)
@@ -122,8 +123,8 @@ class Grader:
             if screening.verdict == "syntax":
                 predetermined[number] = ("error", screening.reason, False)
             elif screening.verdict != "ok":
-                predetermined[number] = (screening.verdict + ("d" if screening.verdict == "tamper" else ""),
-                                         screening.reason + " (not run)", screening.verdict == "tamper")
+                status = "tampered" if screening.verdict == "tamper" else "refused"
+                predetermined[number] = (status, screening.reason + " (not run)", status == "tampered")
         try:
             decided, executed = _execute.run_submission(
                 template, answers, predetermined, workspace / student, BASE_UID + slot, self.level, self.env,
@@ -224,6 +225,7 @@ def main(argv=None):
     parser.add_argument("--profile", default="smoke", choices=_notebooks_profiles())
     parser.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell (default 120)")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per submission (default 600)")
+    parser.add_argument("--memory", type=float, default=6, help="GB of address space per kernel (default 6)")
     parser.add_argument("--gradescope-bundle", metavar="NOTEBOOK",
                         help="write the Gradescope autograder zip for this student notebook, then stop")
     parser.add_argument("--gradescope-results", metavar="JSON", help=argparse.SUPPRESS)
@@ -243,17 +245,20 @@ def main(argv=None):
         files = collect(args.submissions)
         templates = load_templates(root, args.lab)
         out = pathlib.Path(args.out or root / "grades")
-        grader = Grader(root, templates, out, args.profile, args.cell_timeout, args.timeout, files)
+        limits = {"address_space": int(args.memory * 1024**3)}
+        results_dir = [pathlib.Path(args.gradescope_results).parent] if args.gradescope_results else []
+        grader = Grader(root, templates, out, args.profile, args.cell_timeout, args.timeout, files,
+                        limits=limits, hide=results_dir)
         if grader.level != "strong":
-            print(f"warning: isolation is {grader.level} {grader.warning}: submissions run with resource limits "
-                  "only, and can reach the network and every file this user can read (run as root on Linux "
-                  "for the sandbox; see docs/GRADING.md)", file=sys.stderr)
+            print(f"warning: isolation is {grader.level!r} ({_sandbox.LEVELS[grader.level]}) {grader.warning}; "
+                  "see docs/GRADING.md", file=sys.stderr)
         results, seconds = grade_class(grader, files, args.workers)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.gradescope_results:
-        _report.write_json(_report.gradescope_results(results[0]), args.gradescope_results)
+    if args.gradescope_results:  # one submission per run there; the first graded notebook counts
+        chosen = next((r for r in results if r["status"] == "graded"), results[0])
+        _report.write_json(_report.gradescope_results(chosen), args.gradescope_results)
     print(count_line(results, seconds))
     print(f"Table, reports and summary in {out}")
     return 0

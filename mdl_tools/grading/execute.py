@@ -44,6 +44,7 @@ from .. import runner as _runner
 from . import sandbox as _sandbox
 
 CHECK_WRAPPER = "__mdl_check__"
+INSTRUCTOR_CELL_TIMEOUT = 300  # seconds for a cell without student code
 
 
 @dataclasses.dataclass
@@ -280,12 +281,14 @@ def _client_class():
         output_cap = 100_000
 
         def output(self, outs, msg, display_id, cell_index):
-            size = sum(len(json.dumps(o)) for o in outs)
-            if size > self.output_cap:
-                if not any(o.get("name") == "mdl-grader" for o in outs):
+            if not hasattr(self, "_sizes"):
+                self._sizes = {}
+            key = msg["parent_header"].get("msg_id")  # one per cell execution
+            self._sizes[key] = self._sizes.get(key, 0) + len(json.dumps(msg.get("content", {})))
+            if self._sizes[key] > self.output_cap:
+                if self._sizes[key] - len(json.dumps(msg.get("content", {}))) <= self.output_cap:
                     outs.append(nbformat.v4.new_output("stream", name="stdout", text="[grader: output over "
                                                        f"{self.output_cap} characters dropped]\n"))
-                    outs[-1]["name"] = "mdl-grader"
                 return None
             return super().output(outs, msg, display_id, cell_index)
 
@@ -304,7 +307,7 @@ def _kernel_manager(spec, level, log_file):
                               ip=os.path.join(spec["ipc"], "kernel"),
                               connection_file=os.path.join(spec["ipc"], "connection.json"))
     km.write_connection_file()
-    if level == "strong":
+    if level in ("strong", "uid"):
         os.chown(km.connection_file, spec["uid"], spec["uid"])
     return km
 
@@ -388,7 +391,9 @@ def run_submission(template, answers, predetermined, workdir, uid, level, env, h
                             lost = f"the submission's time limit ({submission_timeout} s) was reached"
                             running = step
                             break
-                        client.timeout = int(max(1, min(cell_timeout, remaining)))
+                        # the instructor's own cells (importing TensorFlow, training) get the longer limit
+                        limit = cell_timeout if step.todos or step.judges else max(cell_timeout, INSTRUCTOR_CELL_TIMEOUT)
+                        client.timeout = int(max(1, min(limit, remaining)))
                         running = step
                         client.execute_cell(nb.cells[index], index)
                         error = _error_text(nb.cells[index])
@@ -418,6 +423,8 @@ def run_submission(template, answers, predetermined, workdir, uid, level, env, h
                     raise
                 tail = log_path.read_text(errors="replace")[-1500:]
                 raise GraderError(f"the kernel could not be run: {exc}\nkernel log:\n{tail}") from exc
+        if level in ("strong", "uid"):  # anything the kernel left behind (daemons, forks) ends here
+            _sandbox.kill_user(uid)
         executed.cells.extend(nb.cells)
         if running is None:
             break

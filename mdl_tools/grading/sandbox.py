@@ -20,18 +20,21 @@ What the sandbox gives (when the grader runs as root on Linux, the "strong" leve
 - the result channel: a file only root can open, opened here before the user id changes, handed
   to the kernel as an inherited file descriptor (see ``execute.py``).
 
-Without root (or without ``unshare``), :func:`isolation` says so, and the grader runs with
-resource limits only, saying that in every report.
+Without ``unshare`` (or where a container refuses it) root still runs the kernel as another user
+with the limits ("uid"); without root only the limits apply ("limits-only"). The level is named in
+every report.
 """
 
 import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 
 CHANNEL_FD_ENV = "MDL_GRADE_CHANNEL_FD"
+PR_SET_PDEATHSIG = 1
 UNSHARE = ("unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc")
 
 # Limits (bytes, counts, seconds) a kernel runs under unless the grader says otherwise.
@@ -45,12 +48,19 @@ DEFAULT_LIMITS = {
 }
 
 
+LEVELS = {
+    "strong": "namespaces (no network, grader's folders hidden, own processes), another user id, resource limits",
+    "uid": "another user id and resource limits; network and world-readable files stay reachable",
+    "limits-only": "resource limits only; the submission runs as the grader's own user",
+}
+
+
 def isolation():
-    """``"strong"`` where namespaces and another user id are available (root, unshare), else
-    ``"limits-only"``: resource limits and a private temporary folder, nothing more."""
-    if sys.platform != "linux" or os.geteuid() != 0 or shutil.which("unshare") is None:
+    """The strongest level this machine allows (see :data:`LEVELS`): ``"strong"`` for root with
+    ``unshare`` on Linux, ``"uid"`` for root without it, ``"limits-only"`` otherwise."""
+    if sys.platform != "linux" or os.geteuid() != 0:
         return "limits-only"
-    return "strong"
+    return "strong" if shutil.which("unshare") else "uid"
 
 
 def probe_strong():
@@ -93,13 +103,13 @@ def prepare(workdir, uid, level, hide=(), read_only=(), expose=(), env=None, lim
     os.chmod(channel, 0o600)
     for sub in ("ipc", "scratch"):
         os.makedirs(os.path.join(workdir, sub), exist_ok=True)
-        if level == "strong":
+        if level in ("strong", "uid"):
             os.chown(os.path.join(workdir, sub), uid, uid)
         os.chmod(os.path.join(workdir, sub), 0o700)
     spec = {
         "level": level, "uid": uid, "channel": channel, "scratch": os.path.join(workdir, "scratch"),
         "ipc": os.path.join(workdir, "ipc"), "hide": [str(h) for h in hide],
-        "expose": sorted({sys.base_prefix, sys.prefix, *map(str, expose)}),
+        "expose": sorted({sys.base_prefix, sys.prefix, workdir, *map(str, expose)}),
         "read_only": [str(r) for r in read_only], "env": dict(env or {}),
         "limits": {**DEFAULT_LIMITS, **(limits or {})},
     }
@@ -108,6 +118,24 @@ def prepare(workdir, uid, level, hide=(), read_only=(), expose=(), env=None, lim
         json.dump(spec, fh, indent=1)
     os.chmod(spec["path"], 0o600)
     return spec
+
+
+def kill_user(uid):
+    """SIGKILL every process of user id ``uid`` (a worker slot's own: nothing else runs as it);
+    returns how many there were. The grader calls this after each kernel, whatever ended it."""
+    killed = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as fh:
+                real_uid = next(int(line.split()[1]) for line in fh if line.startswith("Uid:"))
+            if real_uid == uid:
+                os.kill(int(entry), signal.SIGKILL)
+                killed += 1
+        except (FileNotFoundError, ProcessLookupError):  # it ended while we looked
+            continue
+    return killed
 
 
 def _mount(*args):
@@ -125,21 +153,20 @@ def _blocked_ancestor(path):
     return blocked
 
 
-def _expose(paths, stash):
+def _expose(paths):
     """Make ``paths`` reachable for the submission's user where a private folder lies above them
-    (a Python installed under /root): in this mount namespace the private folder is replaced by an
-    empty one that holds only ``paths``, mounted back in place. The rest of it stays out of sight."""
+    (a Python installed under /root, a test's 0700 temporary folder): in this mount namespace the
+    private folder is replaced by an empty one that holds only ``paths``, mounted back in place
+    from descriptors opened before. The rest of the private folder stays out of sight."""
     moves = [(p, _blocked_ancestor(p)) for p in paths if os.path.isdir(p)]
-    moves = [(p, a) for p, a in moves if a is not None]
-    for n, (path, _) in enumerate(moves):
-        os.makedirs(f"{stash}/{n}", exist_ok=True)
-        _mount("--bind", path, f"{stash}/{n}")
-    for blocked in sorted({a for _, a in moves}):
+    moves = [(p, os.open(p, os.O_PATH)) for p, a in moves if a is not None]
+    for blocked in sorted({_blocked_ancestor(p) for p, _ in moves}):
         _mount("-t", "tmpfs", "-o", "size=64k,mode=755", "mdl-exposed", blocked)
-    for n, (path, _) in enumerate(moves):
-        os.makedirs(path, exist_ok=True)
-        _mount("--bind", f"{stash}/{n}", path)
-        subprocess.run(["umount", f"{stash}/{n}"], check=True, capture_output=True)
+    for path, fd in moves:
+        if not os.path.isdir(path):  # an ancestor's tmpfs may already hold it (nested paths)
+            os.makedirs(path, exist_ok=True)
+        _mount("--no-canonicalize", "--bind", f"/proc/{os.getpid()}/fd/{fd}", path)  # not the hidden path
+        os.close(fd)
 
 
 def _set_limits(limits):
@@ -168,11 +195,12 @@ def enter(spec):
     os.set_inheritable(channel, True)
     scratch = spec["scratch"]
     if strong:
-        # a capped in-memory scratch folder, owned by the submission's user id
+        _expose(spec["expose"])
+        # then a capped in-memory scratch folder, owned by the submission's user id (after _expose,
+        # whose bind mounts would otherwise show the folder beneath it)
         uid = spec["uid"]
         _mount("-t", "tmpfs", "-o", f"size={spec['limits']['scratch_bytes']},mode=700,uid={uid},gid={uid}",
                "mdl-scratch", scratch)
-        _expose(spec["expose"], os.path.join(os.path.dirname(spec["path"]), "stash"))
         for folder in spec["hide"]:
             if os.path.isdir(folder):
                 _mount("-t", "tmpfs", "-o", "ro,size=4k,mode=000", "mdl-hidden", folder)
@@ -182,17 +210,23 @@ def enter(spec):
             if os.path.isdir(folder):
                 _mount("--bind", folder, folder)
                 _mount("-o", "remount,bind,ro", folder)
+    other_user = spec["level"] in ("strong", "uid")
     for sub in ("home", "tmp", "mpl", "work"):
         os.makedirs(os.path.join(scratch, sub), exist_ok=True)
-        if strong:
+        if other_user:
             os.chown(os.path.join(scratch, sub), spec["uid"], spec["uid"])
-    _set_limits(spec["limits"] if strong else {k: v for k, v in spec["limits"].items() if k != "processes"})
-    if strong:
+    _set_limits(spec["limits"] if other_user else {k: v for k, v in spec["limits"].items() if k != "processes"})
+    if other_user:
         os.setgroups([])
         os.setgid(spec["uid"])
         os.setuid(spec["uid"])
         if os.getuid() == 0 or os.geteuid() == 0:
             raise RuntimeError("the sandbox could not drop root")
+        # changing the user id cleared unshare's --kill-child; ask again to die with unshare
+        import ctypes
+
+        if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
     os.chdir(os.path.join(scratch, "work"))
     env = dict(spec["env"])
     env.update(HOME=os.path.join(scratch, "home"), TMPDIR=os.path.join(scratch, "tmp"),

@@ -204,8 +204,16 @@ def extract(nb, template):
                 edits.append(f"TODO cell ({_todo_names(todos)}): line added outside the region: {line.strip()[:80]!r}")
     submitted_sources = ["\n".join(s) for s in submitted]
     for i, lines in plain.items():
-        if "\n".join(lines) not in submitted_sources:
-            edits.append(f"cell {i + 1} edited or removed: {(lines or [''])[0][:80]!r}")
+        if "\n".join(lines) in submitted_sources:
+            continue
+        ratio, k = max(((difflib.SequenceMatcher(None, lines, other, autojunk=False).ratio(), k)
+                        for k, other in enumerate(submitted) if k not in used), default=(0.0, None))
+        if k is not None and ratio >= 0.6:
+            used.add(k)
+            changed = next((line for line in submitted[k] if line not in lines), "(lines removed)")
+            edits.append(f"cell {i + 1} edited: {changed.strip()[:80]!r}")
+        else:
+            edits.append(f"cell {i + 1} removed: {(lines or [''])[0][:80]!r}")
     for k, lines in enumerate(submitted):
         if k not in used and any(s.strip() for s in lines):
             edits.append(f"cell added: {next(s for s in lines if s.strip())[:80]!r}")
@@ -225,8 +233,9 @@ ALLOWED_IMPORTS = {
     "numpy", "tensorflow", "keras", "math", "random", "functools", "itertools", "collections",
     "operator", "string", "re", "typing", "dataclasses", "statistics", "time", "matplotlib", "tqdm",
 }
-# Names an answer has no business with: the course package and the grader, the interpreter's
-# escape hatches, and the modules the setup cells import.
+# Names an answer has no business with: the interpreter's escape hatches and the modules the setup
+# cells import. (``mdl`` itself may be read: answers call its helpers, e.g. mdl.lab3.preprocess_frame;
+# its checks, assignments into it and importing it under another name are refused.)
 _GRADING_NAMES = {"mdl", "mitdeeplearning"}
 _ESCAPES = {
     "eval", "exec", "compile", "open", "__import__", "globals", "locals", "vars", "getattr",
@@ -235,8 +244,10 @@ _ESCAPES = {
     "socket", "signal", "ctypes", "gc", "inspect", "importlib", "builtins", "pathlib", "io",
     "SystemExit", "KeyboardInterrupt", "GeneratorExit",
 }
+# Attributes that lead out of the lab's objects: frames, the interpreter, C libraries, compilers.
 _FRAME_ATTRS = {"f_globals", "f_locals", "f_back", "f_builtins", "tb_frame", "gi_frame", "cr_frame",
-                "ag_frame", "modules"}
+                "ag_frame", "modules", "ctypes", "ctypeslib", "f2py", "distutils", "load_library",
+                "load_op_library", "system", "popen", "exec_command", "sys", "os", "subprocess", "builtins"}
 _ALLOWED_DUNDERS = {"__init__", "__call__"}
 # Modules the notebooks bind to these names: assigning into them patches them for everyone.
 MODULE_NAMES = {"tf", "np", "keras", "plt", "mdl", "tensorflow", "numpy", "matplotlib", "mitdeeplearning", "math"}
@@ -272,7 +283,7 @@ def screen(code_lines):
                 (tamper if top in _GRADING_NAMES else refused if top not in ALLOWED_IMPORTS else []).append(
                     f"imports {name}")
         elif isinstance(node, ast.Name):
-            if node.id in _GRADING_NAMES or node.id.startswith("__"):
+            if node.id == "mitdeeplearning" or node.id.startswith("__"):
                 tamper.append(f"uses {node.id}")
             elif node.id in _ESCAPES:
                 (tamper if node.id in {"get_ipython", "In", "Out", "_ih", "_oh"} else refused).append(f"uses {node.id}")
@@ -281,7 +292,7 @@ def screen(code_lines):
         elif isinstance(node, ast.Attribute):
             if node.attr.startswith("__") and node.attr not in _ALLOWED_DUNDERS:
                 tamper.append(f"uses .{node.attr}")
-            elif node.attr in _FRAME_ATTRS or node.attr.startswith(("check_", "test_")):
+            elif node.attr in _FRAME_ATTRS or node.attr == "checks" or node.attr.startswith(("check_", "test_")):
                 tamper.append(f"uses .{node.attr}")
             elif isinstance(node.ctx, (ast.Store, ast.Del)) and _root_name(node) in MODULE_NAMES:
                 tamper.append(f"patches {_root_name(node)}.…{node.attr}")

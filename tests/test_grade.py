@@ -1,0 +1,297 @@
+"""mitdeeplearning grade: a synthetic class graded to exactly the expected table, hostile submissions
+held to their honest score, and the Gradescope bundle's run_autograder on one submission.
+
+The class is generated from lab 1 Part 1 (tests/grading/classroom.py); grading it runs one kernel
+per submission (and one more per lost kernel), two at a time: about two minutes on 2 cores.
+"""
+
+import csv
+import hashlib
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from mdl_tools import grade, notebooks
+from mdl_tools.grading import sandbox, submission
+from tests.grading import classroom
+
+ROOT = notebooks.find_root(pathlib.Path(__file__).parent)
+LIMITS = {"address_space": 4 * 1024**3}  # TensorFlow's kernel peaks at ~2.4 GB; the hostile allocation stops at 4
+CELL_TIMEOUT = 20  # the slowest answer cell (300 SGD steps) takes ~2 s alone, more on a busy machine
+
+
+@pytest.fixture(scope="module")
+def template():
+    return classroom.template_for(ROOT)
+
+
+@pytest.fixture(scope="module")
+def graded(template, tmp_path_factory):
+    base = tmp_path_factory.mktemp("grade")
+    subs, out, work = base / "class", base / "out", base / "work"
+    work.mkdir()
+    expected = classroom.make_class(template, subs, ROOT, out)
+    files = grade.collect([subs])
+    before = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+    grader = grade.Grader(ROOT, [template], out, cell_timeout=CELL_TIMEOUT, submissions=files, limits=LIMITS)
+    results, seconds = grade.grade_class(grader, files, workers=2, progress=False, workspace_base=work)
+    return {"results": {r["file"]: r for r in results}, "expected": expected, "out": out, "subs": subs,
+            "work": work, "before": before, "grader": grader, "seconds": seconds}
+
+
+def test_the_class_is_graded_to_the_expected_table(graded):
+    table = {name: ({t["number"]: t["status"] for t in r["todos"]} if r["status"] == "graded" else None)
+             for name, r in graded["results"].items()}
+    assert table == graded["expected"]
+    for name, r in graded["results"].items():
+        passed = sum(t["status"] == "pass" for t in r["todos"])
+        assert r["total"] == passed, name  # one point per TODO: lab 1 Part 1 sets no points
+
+
+def test_failures_carry_the_hint_the_student_would_have_seen(graded):
+    todos = {t["number"]: t for t in graded["results"]["Mistakes - Lab 1 (1).ipynb"]["todos"]}
+    assert "outer brackets" in todos[1]["message"]
+    assert "batch" in todos[2]["message"]
+    assert "apply_gradients" in todos[9]["message"]
+    runtime = {t["number"]: t for t in graded["results"]["runtime.ipynb"]["todos"]}
+    for number in (1, 2, 8):  # hidden (empty and unreadable) or out of sight altogether
+        assert "Permission denied" in runtime[number]["message"] or "No such file" in runtime[number]["message"]
+    assert "MemoryError" in runtime[3]["message"]
+    assert "free space" in runtime[4]["message"]  # numpy's words for a full scratch folder
+    assert "time limit" in runtime[6]["message"]
+    assert "requested and" in runtime[7]["message"]  # the write stopped at the file-size limit
+
+
+def test_tampering_is_flagged_and_refused_code_named(graded):
+    screened = graded["results"]["screened.ipynb"]
+    flags = "\n".join(screened["flags"])
+    for number in (1, 4, 5, 7):
+        assert f"TODO {number} tampering" in flags
+    for number in (2, 3, 6, 9):
+        assert f"TODO {number} refused" in flags
+    assert not graded["results"]["right.ipynb"]["flags"]
+    summary = (graded["out"] / "summary.md").read_text()
+    assert "## Flagged submissions" in summary and "screened" in summary
+
+
+def test_a_printed_tick_counts_for_nothing(graded):
+    # the Colab download carries "✔ looks right" outputs under every cell; the mistakes did not
+    todos = {t["number"]: t["status"] for t in graded["results"]["Mistakes - Lab 1 (1).ipynb"]["todos"]}
+    assert todos[1] == "fail"
+    assert all(t["status"] == "pass" for t in graded["results"]["right.ipynb"]["todos"])
+
+
+def test_megabytes_of_print_are_dropped(graded):
+    executed = graded["out"] / "executed" / "runtime.ipynb"
+    assert executed.stat().st_size < 2_000_000  # the answer printed 20 MB
+    assert "[grader: output over" in executed.read_text()
+
+
+def test_edits_outside_the_regions_are_reported_not_run(graded):
+    result = graded["results"]["Mistakes - Lab 1 (1).ipynb"]
+    assert any("my own line" in edit for edit in result["edits"])
+    executed = (graded["out"] / "executed" / "Mistakes - Lab 1 (1).ipynb").read_text()
+    assert "print('my own line')" not in executed
+
+
+def test_outputs_table_pages_and_summary(graded):
+    rows = list(csv.DictReader(open(graded["out"] / "grades.csv")))
+    by_file = {r["file"]: r for r in rows}
+    assert by_file["right.ipynb"]["total"] == "9" and by_file["right.ipynb"]["max_points"] == "9"
+    assert by_file["partial.ipynb"]["todo_4"] == "1" and by_file["partial.ipynb"]["todo_5"] == "0"
+    assert by_file["essay.pdf"]["status"] == "unreadable"
+    page = (graded["out"] / "reports" / "Mistakes - Lab 1 (1).html").read_text()
+    assert "outer brackets" in page and "TODO 9" in page
+    summary = (graded["out"] / "summary.md").read_text()
+    assert "| lab1/Part1_TensorFlow.ipynb | 1 |" in summary
+    assert "Isolation: **strong**" in summary
+    line = grade.count_line(list(graded["results"].values()), graded["seconds"])
+    assert line.startswith("graded 5/6 submission(s)") and "1 with full marks" in line
+
+
+def test_the_grader_and_the_other_submissions_are_left_as_they_were(graded):
+    after = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in graded["subs"].iterdir()}
+    assert after == graded["before"]
+    results = json.loads((graded["out"] / "results.json").read_text())
+    assert "all passed" not in json.dumps(results["results"][0])  # the hostile write never landed
+    assert list(graded["work"].iterdir()) == []  # every sandbox folder removed
+    mounts = pathlib.Path("/proc/mounts").read_text()
+    assert "mdl-scratch" not in mounts and "mdl-hidden" not in mounts
+    leftover = subprocess.run(["ps", "-eo", "uid=,pid=,comm="], capture_output=True, text=True).stdout.split("\n")
+    assert not [p for p in leftover if p.split() and int(p.split()[0]) >= grade.BASE_UID]
+
+
+def test_a_kernel_that_ends_itself_is_replaced_and_the_rest_graded(template, tmp_path):
+    """With the screen off: the code kills what it can (only its own kernel); the next TODO is
+    graded in a fresh kernel."""
+    answers = {**classroom.all_solutions(template), **{n: code for n, (code, _) in classroom.UNSCREENED.items()}}
+    path = classroom.write(classroom.fill(template, answers), tmp_path / "unscreened.ipynb")
+    grader = grade.Grader(ROOT, [template], tmp_path / "out", cell_timeout=CELL_TIMEOUT, submissions=[path],
+                          limits=LIMITS, screen=False)
+    results, _ = grade.grade_class(grader, [path], workers=1, progress=False)
+    statuses = {t["number"]: t["status"] for t in results[0]["todos"]}
+    expected = {t.number: classroom.UNSCREENED.get(t.number, (None, "pass"))[1] for t in template.todos}
+    assert statuses == expected
+    assert "kernel died" in results[0]["todos"][7]["message"]
+
+
+# --------------------------------------------------------------------------------------------
+# Without kernels: reading submissions, screening answers, the sandbox itself
+# --------------------------------------------------------------------------------------------
+
+
+def test_recognises_renamed_colab_and_resaved_copies(template, tmp_path):
+    right = classroom.all_solutions(template)
+    for name, nb in {"Copy of Part1_TensorFlow (2).ipynb": classroom.fill(template, right, colab=True),
+                     "lab1.ipynb": classroom.fill(template, {})}.items():
+        path = classroom.write(nb, tmp_path / name)
+        read = submission.read_submission(path)
+        assert submission.recognise(read, [template]) is template
+        answers, edits = submission.extract(read, template)
+        assert edits == []
+        status = "attempted" if name.startswith("Copy") else "not attempted"
+        assert {n: a.status for n, a in answers.items()} == {t.number: status for t in template.todos}
+
+
+def test_a_notebook_of_another_lab_is_not_taken_for_this_one(template):
+    other = classroom.template_for(ROOT, "lab3/RL.ipynb")
+    with pytest.raises(submission.SubmissionError, match="not recognised"):
+        submission.recognise(other.student, [template])
+
+
+def test_every_solution_answer_passes_the_screen():
+    for solution in notebooks.solution_notebooks(ROOT):
+        template = submission.load_template(solution, ROOT)
+        for todo in template.todos:
+            assert submission.screen(todo.solution_lines).verdict == "ok", (template.name, todo.number)
+
+
+@pytest.mark.parametrize("code, verdict", [
+    ("matrix = tf.constant([[1, 2], [3, 4]])", "ok"),
+    ("import numpy as np\nz = np.ones(3)", "ok"),
+    ("super().__init__()\nself.dense = keras.layers.Dense(3)", "ok"),
+    ("import os", "refused"),
+    ("open('/etc/passwd').read()", "refused"),
+    ("getattr(tf, 'constant')", "refused"),
+    ("sys.modules['mitdeeplearning'] = None", "tamper"),
+    ("!curl example.com", "tamper"),  # a shell escape: get_ipython().system(…)
+    ("mdl.lab1.check_matrix = print", "tamper"),
+    ("np.testing.assert_allclose = lambda *a, **k: None", "tamper"),
+    ("tf = None", "tamper"),
+    ("x = ().__class__.__bases__[0].__subclasses__()", "tamper"),
+    ("np.ctypeslib.ctypes.CDLL(None)", "tamper"),
+    ("__mdl_check__ = lambda *a: (lambda *b: None)", "tamper"),
+    ("def f(:", "syntax"),
+])
+def test_the_screen(code, verdict):
+    assert submission.screen(code.split("\n")).verdict == verdict
+
+
+HOSTILE_SCRIPT = r"""
+import errno, json, os, socket, sys, time
+grader_pid, hidden, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+seen = {"uid": os.getuid()}
+try:
+    socket.create_connection(("127.0.0.1", 22), timeout=2); seen["network"] = "reached"
+except OSError as exc:
+    seen["network"] = type(exc).__name__
+try:
+    os.kill(grader_pid, 9); seen["kill"] = "sent"
+except OSError as exc:
+    seen["kill"] = type(exc).__name__
+try:
+    open(hidden).read(); seen["hidden"] = "read"
+except OSError as exc:
+    seen["hidden"] = type(exc).__name__
+try:
+    open(os.path.join(out, "forged.json"), "w").write("{}"); seen["out"] = "written"
+except OSError as exc:
+    seen["out"] = type(exc).__name__
+children = 0
+try:
+    for _ in range(2000):
+        if os.fork() == 0:
+            time.sleep(60); os._exit(0)
+        children += 1
+except OSError as exc:
+    seen["fork"] = type(exc).__name__
+seen["children"] = children
+try:
+    for i in range(100):  # files under the file-size limit, more of them than the scratch holds
+        with open(f"fill{i}.bin", "wb") as fh:
+            fh.write(b"x" * 10**7)
+    seen["disk"] = "filled"
+except OSError as exc:
+    seen["disk"] = errno.errorcode[exc.errno]
+print(json.dumps(seen), flush=True)
+os._exit(0)
+"""
+
+
+def test_the_sandbox_holds_raw_code(tmp_path):
+    """What the screen would refuse, run anyway inside the sandbox: it reaches nothing."""
+    assert sandbox.isolation() == ("strong" if os.geteuid() == 0 else "limits-only")
+    if os.geteuid() != 0:
+        return  # the grader says "limits-only" in every report; nothing more to hold here
+    assert sandbox.probe_strong() is None
+    work = tmp_path / "work"
+    work.mkdir()
+    os.chmod(tmp_path, 0o711)
+    hidden = tmp_path / "secret"
+    hidden.mkdir()
+    (hidden / "solution.ipynb").write_text("answers")
+    out = tmp_path / "out"
+    out.mkdir(mode=0o755)
+    spec = sandbox.prepare(work / "box", grade.BASE_UID + 99, "strong", hide=[hidden, out],
+                           env={"PATH": "/usr/bin:/bin"}, limits={"processes": 64, "scratch_bytes": 64 * 1024**2})
+    argv = [sys.executable, "-c", HOSTILE_SCRIPT, str(os.getpid()), str(hidden / "solution.ipynb"), str(out)]
+    done = subprocess.run(sandbox.command(spec["path"], argv, "strong"), capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip(), f"the sandboxed script printed nothing; stderr:\n{done.stderr[-2000:]}"
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["uid"] == grade.BASE_UID + 99
+    assert seen["network"] in ("OSError", "ConnectionRefusedError") or "Network" in seen["network"]
+    assert seen["network"] != "reached" and seen["kill"] == "ProcessLookupError"
+    # hidden folders are empty and unreadable, or out of sight altogether (under a private folder)
+    assert seen["hidden"] in ("PermissionError", "FileNotFoundError")
+    assert seen["out"] in ("PermissionError", "FileNotFoundError")
+    assert seen["fork"] == "BlockingIOError" and seen["children"] < 64
+    assert seen["disk"] == "ENOSPC"  # the 64 MB scratch is full
+    assert list(out.iterdir()) == []
+    ps = subprocess.run(["ps", "-eo", "uid="], capture_output=True, text=True).stdout.split()
+    assert str(grade.BASE_UID + 99) not in ps  # the forked children ended with the sandbox
+
+
+# --------------------------------------------------------------------------------------------
+# Gradescope
+# --------------------------------------------------------------------------------------------
+
+
+def test_gradescope_bundle_grades_one_submission(template, tmp_path):
+    zip_path = grade.main(["--gradescope-bundle", "lab1/Part1_TensorFlow.ipynb", "--out", str(tmp_path)])
+    assert zip_path == 0
+    bundle = tmp_path / "gradescope_Part1_TensorFlow.zip"
+    autograder = tmp_path / "autograder"
+    with zipfile.ZipFile(bundle) as z:
+        names = z.namelist()
+        assert {"setup.sh", "run_autograder", "lab1/solutions/Part1_TensorFlow_Solution.ipynb"} <= set(names)
+        z.extractall(autograder / "source")
+    (autograder / "submission").mkdir()
+    answers = {**classroom.all_solutions(template), **{1: classroom.MISTAKES[1]}}
+    del answers[9]
+    classroom.write(classroom.fill(template, answers, colab=True), autograder / "submission" / "lab1.ipynb")
+    env = dict(os.environ, AUTOGRADER=str(autograder), MDL_PYTHON=sys.executable)
+    done = subprocess.run(["bash", str(autograder / "source" / "run_autograder")], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads((autograder / "results" / "results.json").read_text())
+    assert results["score"] == 7
+    assert [t["name"] for t in results["tests"]] == [f"TODO {n}" for n in range(1, 10)]
+    assert [t["score"] for t in results["tests"]] == [0, 1, 1, 1, 1, 1, 1, 1, 0]
+    assert all(t["max_score"] == 1 for t in results["tests"])
+    assert "outer brackets" in results["tests"][0]["output"]
+    assert "not attempted" in results["tests"][8]["output"]
