@@ -8,6 +8,7 @@
     mitdeeplearning fork URL                 point the course (notebooks, docs) at another GitHub repository
     mitdeeplearning release X.Y.Z            bump the package, rebuild the notebooks to install vX.Y.Z, changelog
     mitdeeplearning publish DIR              write the student-only tree (no solutions) into DIR
+    mitdeeplearning grade SUBMISSIONS…       grade submitted notebooks with their checks, each in a sandbox
 """
 
 import argparse
@@ -118,8 +119,14 @@ def _cmd_bench(args):
 def main(argv=None):
     from .notebooks import PROFILES  # the one list of profile names (no heavy imports)
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["grade"]:  # grade parses its own options (mdl_tools/grade.py, docs/GRADING.md)
+        from . import grade
+
+        return grade.main(argv[1:])
     parser = argparse.ArgumentParser(prog="mitdeeplearning", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("grade", help="grade submitted notebooks with their checks, each in a sandbox (grade --help)")
 
     p = sub.add_parser("build", help="generate student notebooks from solutions")
     p.add_argument("notebooks", nargs="*", help="solution (or student) notebooks; default: all")
