@@ -335,6 +335,32 @@ def _accuracy_value(test_acc):
     return float(arr.reshape(-1)[0])
 
 
+def _last_fit(model, epochs, want):
+    """``(epochs, steps per epoch)`` of the model's ``fit``; ``(0, None)`` for an untrained model.
+
+    Keras records both in ``model.history``, but before Keras 3.9 ``evaluate`` replaces
+    ``model.history`` with a History of its own (Colab's 2025.07 runtime has Keras 3.8). What fit
+    did then survives in the optimizer's step counter: epochs × steps per epoch, summed over fits
+    (a cell run twice fits twice). A count that is a multiple of ``epochs * want`` is read as the
+    expected fit; any other count is read as one fit, which is what the hints describe.
+    """
+    history = getattr(model, "history", None)
+    counter = getattr(getattr(model, "optimizer", None), "iterations", None)
+    iterations = 0 if counter is None else int(np.asarray(counter))
+    ran = len(getattr(history, "epoch", None) or [])
+    if ran:  # model.history is fit's own record
+        return ran, (getattr(history, "params", None) or {}).get("steps")
+    if not iterations:
+        return 0, None
+    if want is None:
+        return epochs, None
+    if iterations % (epochs * want) == 0:
+        return epochs, want
+    if iterations % want == 0:
+        return iterations // want, want
+    return epochs, round(iterations / epochs)
+
+
 @check
 def check_accuracy(test_acc, model=None, test_images=None, test_labels=None, chance=0.1,
                    epochs=None, batch_size=None, n_train=None):
@@ -345,12 +371,11 @@ def check_accuracy(test_acc, model=None, test_images=None, test_labels=None, cha
     """
     acc = _accuracy_value(test_acc)
     if epochs is not None:
-        history = getattr(model, "history", None)
-        params = getattr(history, "params", None) or {}
-        require(params, "the model has not been trained: call model.fit(train_images, train_labels, batch_size=batch_size, epochs=cnn_epochs)")
-        require(params.get("epochs") == epochs, f"fit ran for {params.get('epochs')} epochs; train for cnn_epochs = {epochs}: epochs=cnn_epochs")
-        if n_train is not None and batch_size is not None:
-            steps, want = params.get("steps"), math.ceil(n_train / batch_size)
+        want = math.ceil(n_train / batch_size) if n_train is not None and batch_size is not None else None
+        ran, steps = _last_fit(model, epochs, want)
+        require(ran, "the model has not been trained: call model.fit(train_images, train_labels, batch_size=batch_size, epochs=cnn_epochs)")
+        require(ran == epochs, f"fit ran for {ran} epochs; train for cnn_epochs = {epochs}: epochs=cnn_epochs")
+        if want is not None:
             if steps != want:
                 if test_images is not None and steps == math.ceil(len(test_images) / batch_size):
                     require(False, "fit ran on the test images: train on train_images and train_labels, keep the test set for evaluate")
