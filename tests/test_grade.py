@@ -295,3 +295,47 @@ def test_gradescope_bundle_grades_one_submission(template, tmp_path):
     assert all(t["max_score"] == 1 for t in results["tests"])
     assert "outer brackets" in results["tests"][0]["output"]
     assert "not attempted" in results["tests"][8]["output"]
+
+
+def _tiny_checkout(root):
+    """A checkout with one small notebook: two TODOs in one cell worth 2 and 1 points, judged by
+    the instructor's own asserts (a cell tagged own-check) rather than a package check."""
+    import nbformat
+
+    root.mkdir()
+    (root / "pyproject.toml").write_text('[project]\nname = "tiny"\nversion = "0.1.0"\n\n[tool.mitdeeplearning]\n'
+                                         'repository = "https://github.com/example/tiny"\n')
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Lab 9: sums"),
+        nbformat.v4.new_code_cell("steps = 3", metadata={"tags": ["parameters"], "mdl": {"profiles": {"smoke": {"steps": 2}}}}),
+        nbformat.v4.new_code_cell(
+            "# TODO: set total to the sum of range(steps).\n### BEGIN SOLUTION\ntotal = sum(range(steps))\n"
+            "### END SOLUTION\n# TODO: set twice to two times total.\n### BEGIN SOLUTION\ntwice = 2 * total\n"
+            "### END SOLUTION", metadata={"mdl": {"points": [2, 1]}}),
+        nbformat.v4.new_code_cell("assert total == sum(range(steps)), 'total should be 0 + 1 + … + steps-1'\n"
+                                  "assert twice == 2 * total, 'twice should be 2 * total'",
+                                  metadata={"tags": ["own-check"]}),
+    ]
+    (root / "lab9" / "solutions").mkdir(parents=True)
+    nbformat.write(nb, root / "lab9" / "solutions" / "Sums_Solution.ipynb")
+    notebooks.build(root=root, log=lambda *a, **k: None)
+    return root
+
+
+def test_points_from_metadata_and_own_check_cells(tmp_path):
+    root = _tiny_checkout(tmp_path / "tiny")
+    template = grade.load_templates(root)[0]
+    assert template.points == {1: 2, 2: 1}
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    classroom.write(classroom.fill(template, {1: "total = sum(range(steps))", 2: "twice = total + total"}), subs / "a.ipynb")
+    classroom.write(classroom.fill(template, {1: "total = steps * 10", 2: "twice = 2 * total"}), subs / "b.ipynb")
+    files = grade.collect([subs])
+    grader = grade.Grader(root, [template], tmp_path / "out", cell_timeout=CELL_TIMEOUT, submissions=files)
+    results, _ = grade.grade_class(grader, files, workers=2, progress=False)
+    rows = {r["file"]: [(t["status"], t["points"]) for t in r["todos"]] for r in results}
+    # one own-check cell judges both TODOs of the cell: a wrong total fails them both
+    assert rows == {"a.ipynb": [("pass", 2), ("pass", 1)], "b.ipynb": [("fail", 0), ("fail", 0)]}
+    assert "total should be" in results[1]["todos"][0]["message"]
+    assert [r["total"] for r in results] == [3, 0] and results[0]["max_points"] == 3

@@ -45,6 +45,7 @@ from . import sandbox as _sandbox
 
 CHECK_WRAPPER = "__mdl_check__"
 INSTRUCTOR_CELL_TIMEOUT = 300  # seconds for a cell without student code
+OWN_CHECK = getattr(_notebooks, "OWN_CHECK_TAG", "own-check")
 
 
 @dataclasses.dataclass
@@ -143,6 +144,7 @@ def plan(template, use_student, answers, overrides):
     # which cell's check calls judge each TODO: those after it in its own cell, else the next code cell
     judged_in = {}
     checks_of = {}  # cell index -> list of (line, todos) to attribute calls
+    own_checks = {}  # cell index of an instructor's own assert cell -> the TODOs it judges
     for index, todos in todos_by_cell.items():
         source = sol.cells[index].source
         calls = _check_calls(source)
@@ -156,6 +158,8 @@ def plan(template, use_student, answers, overrides):
                 nxt = next((i for i in code_cells if i > index), None)
                 judged_in[todo.number] = nxt
                 checks_of.setdefault(nxt, []).append((0, todo.number))
+                if nxt is not None and not _check_calls(sol.cells[nxt].source) and OWN_CHECK in sol.cells[nxt].metadata.get("tags", []):
+                    own_checks.setdefault(nxt, []).append(todo.number)
     first_todo_cell = min(todos_by_cell, default=None)
     steps = []
     for index in code_cells:
@@ -176,6 +180,8 @@ def plan(template, use_student, answers, overrides):
         after_bootstrap = first_todo_cell is not None and index >= first_todo_cell
         if after_bootstrap:
             source = wrap_checks(source, todos_of)
+        if index in own_checks:
+            source = wrap_own_check(source, own_checks[index])
         judges = tuple(n for n, i in judged_in.items() if i == index)
         repair = ""
         if judges:
@@ -188,6 +194,15 @@ def plan(template, use_student, answers, overrides):
         if "parameters" in cell.metadata.get("tags", []) and overrides:
             steps.append(Step("overrides", "\n".join(f"{k} = {v!r}" for k, v in overrides.items())))
     return steps
+
+
+def wrap_own_check(source, todos):
+    """An ``own-check`` cell (the instructor's asserts) run as one check: it records pass when its
+    code ends without error, fail with the assertion's message, error with any other exception."""
+    body = "\n".join("    " + line for line in source.split("\n")) if source.strip() else "    pass"
+    return (f"def __mdl_own_check__():\n{body}\n\n\n"
+            f"{CHECK_WRAPPER}({tuple(todos)!r}, '', 'own-check')(__mdl_own_check__)\n"
+            "del __mdl_own_check__")
 
 
 def _region_end_lines(source):
@@ -221,6 +236,7 @@ def __mdl_grader_setup__(calls):
     import importlib, json, os, sys, types
     fd = int(os.environ.pop({_sandbox.CHANNEL_FD_ENV!r}))
     checks = {{(lab, name): getattr(importlib.import_module("mitdeeplearning." + lab), name) for lab, name in calls}}
+    checks[("", "own-check")] = lambda cell: cell()  # the instructor's own asserts, run as a function
 
     def fingerprint():
         marks = {{}}
