@@ -401,8 +401,6 @@ def _run(quick, seed_list, model_names, overrides, reproduce, verbose):
                 if first[key] != second[key]:
                     differences[f"{name}.{key}"] = [first[key], second[key]]
         reproducibility = {"seed": seed, "models": again, "identical": not differences, "differences": differences}
-        _log(verbose, f"seed {seed} trained again ({', '.join(again)}): "
-                      + ("every number identical" if not differences else f"DIFFERENT: {differences}"))
 
     for m in models.values():
         keys = ("gap", "accuracy", "nonface_accuracy", "darker_recall", "darker_share", "seconds")
