@@ -24,7 +24,8 @@ from .grading import report as _report
 from .grading import sandbox as _sandbox
 from .grading import submission as _submission
 
-BASE_UID = 61000  # sandboxed kernels run as BASE_UID + worker slot (no account needed)
+BASE_UID = 61000  # sandboxed kernels run as a user id from BASE_UID on, one per worker (no account needed)
+UID_RANGE = 1000
 
 
 def load_templates(root, lab=None):
@@ -98,11 +99,12 @@ class Grader:
         self.hide = sorted(str(h) for h in hide)
         self.expose = [str(self.root), str(data)]
 
-    def grade(self, path, student, slot, workspace):
+    def grade(self, path, student, uid, workspace):
         """Grade one file; returns its result (a dict, as results.json holds it)."""
         start = time.perf_counter()
         result = {"student": student, "file": path.name, "notebook": "", "status": "graded", "problem": "",
-                  "todos": [], "total": 0, "max_points": 0, "edits": [], "flags": [], "isolation": self.level}
+                  "todos": [], "total": 0, "max_points": 0, "edits": [], "flags": [], "isolation": self.level,
+                  "uid": uid}
         try:
             nb = _submission.read_submission(path)
             template = _submission.recognise(nb, self.templates)
@@ -127,7 +129,7 @@ class Grader:
                 predetermined[number] = (status, screening.reason + " (not run)", status == "tampered")
         try:
             decided, executed = _execute.run_submission(
-                template, answers, predetermined, workspace / student, BASE_UID + slot, self.level, self.env,
+                template, answers, predetermined, workspace / student, uid, self.level, self.env,
                 self.hide, self.read_only, self.expose, self.profile, self.cell_timeout,
                 self.submission_timeout, self.limits)
         except _execute.GraderError as exc:
@@ -152,18 +154,41 @@ class Grader:
         return result
 
 
-_slot = None
+_uid = None
+_uid_lock = None
 
 
-def _init_worker(counter):
-    global _slot
-    with counter.get_lock():
-        _slot = counter.value
-        counter.value += 1
+def claim_uid():
+    """A user id no other worker on this machine holds, for as long as this process lives.
+
+    Every grader run takes its workers' ids through the same lock files, so two runs at once (two
+    courses, a test beside a run) never share an id: sweeping one kernel's id kills nothing else.
+    """
+    import fcntl
+    import tempfile
+
+    folder = pathlib.Path(tempfile.gettempdir()) / "mdl-grade-uids"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    if folder.stat().st_uid != os.geteuid():
+        raise RuntimeError(f"{folder} belongs to another user; remove it (it only holds lock files)")
+    for uid in range(BASE_UID, BASE_UID + UID_RANGE):
+        handle = open(folder / f"{uid}.lock", "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        return uid, handle
+    raise RuntimeError(f"all {UID_RANGE} sandbox user ids from {BASE_UID} are taken by running graders")
+
+
+def _init_worker():
+    global _uid, _uid_lock
+    _uid, _uid_lock = claim_uid()
 
 
 def _grade_in_worker(grader, path, student, workspace):
-    return grader.grade(path, student, _slot, workspace)
+    return grader.grade(path, student, _uid, workspace)
 
 
 def grade_class(grader, files, workers=2, progress=True, workspace_base=None):
@@ -179,9 +204,7 @@ def grade_class(grader, files, workers=2, progress=True, workspace_base=None):
     results = []
     with _execute.workspace(workspace_base) as workspace:
         context = multiprocessing.get_context("spawn")
-        counter = context.Value("i", 0)
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                                    initargs=(counter,)) as pool:
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
             futures = {pool.submit(_grade_in_worker, grader, path, student, workspace): (path, student)
                        for path, student in jobs}
             bar = tqdm(total=len(jobs), desc="grading", unit="notebook", disable=not progress)

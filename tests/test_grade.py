@@ -123,7 +123,9 @@ def test_the_grader_and_the_other_submissions_are_left_as_they_were(graded):
     mounts = pathlib.Path("/proc/mounts").read_text()
     assert "mdl-scratch" not in mounts and "mdl-hidden" not in mounts
     leftover = subprocess.run(["ps", "-eo", "uid=,pid=,comm="], capture_output=True, text=True).stdout.split("\n")
-    assert not [p for p in leftover if p.split() and int(p.split()[0]) >= grade.BASE_UID]
+    uids = {r["uid"] for r in graded["results"].values()}
+    assert len(uids) == 2  # one user id per worker
+    assert not [p for p in leftover if p.split() and int(p.split()[0]) in uids]
 
 
 def test_a_kernel_that_ends_itself_is_replaced_and_the_rest_graded(template, tmp_path):
@@ -247,13 +249,14 @@ def test_the_sandbox_holds_raw_code(tmp_path):
     (hidden / "solution.ipynb").write_text("answers")
     out = tmp_path / "out"
     out.mkdir(mode=0o755)
-    spec = sandbox.prepare(work / "box", grade.BASE_UID + 99, "strong", hide=[hidden, out],
+    uid, lock = grade.claim_uid()
+    spec = sandbox.prepare(work / "box", uid, "strong", hide=[hidden, out],
                            env={"PATH": "/usr/bin:/bin"}, limits={"processes": 64, "scratch_bytes": 64 * 1024**2})
     argv = [sys.executable, "-c", HOSTILE_SCRIPT, str(os.getpid()), str(hidden / "solution.ipynb"), str(out)]
     done = subprocess.run(sandbox.command(spec["path"], argv, "strong"), capture_output=True, text=True, timeout=60)
     assert done.stdout.strip(), f"the sandboxed script printed nothing; stderr:\n{done.stderr[-2000:]}"
     seen = json.loads(done.stdout.strip().splitlines()[-1])
-    assert seen["uid"] == grade.BASE_UID + 99
+    assert seen["uid"] == uid
     assert seen["network"] in ("OSError", "ConnectionRefusedError") or "Network" in seen["network"]
     assert seen["network"] != "reached" and seen["kill"] == "ProcessLookupError"
     # hidden folders are empty and unreadable, or out of sight altogether (under a private folder)
@@ -263,7 +266,8 @@ def test_the_sandbox_holds_raw_code(tmp_path):
     assert seen["disk"] == "ENOSPC"  # the 64 MB scratch is full
     assert list(out.iterdir()) == []
     ps = subprocess.run(["ps", "-eo", "uid="], capture_output=True, text=True).stdout.split()
-    assert str(grade.BASE_UID + 99) not in ps  # the forked children ended with the sandbox
+    assert str(uid) not in ps  # the forked children ended with the sandbox
+    lock.close()
 
 
 # --------------------------------------------------------------------------------------------
