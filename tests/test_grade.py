@@ -128,9 +128,10 @@ def test_the_grader_and_the_other_submissions_are_left_as_they_were(graded):
     assert not [p for p in leftover if p.split() and int(p.split()[0]) in uids]
 
 
-def test_a_kernel_that_ends_itself_is_replaced_and_the_rest_graded(template, tmp_path):
-    """With the screen off: the code kills what it can (only its own kernel); the next TODO is
-    graded in a fresh kernel."""
+def test_unscreened_tampering_is_seen_and_undone_and_a_dead_kernel_replaced(template, tmp_path):
+    """With the screen off, what the grader's side still holds: a rebound check or a patched
+    helper is seen (tampered) and put back, so later TODOs are judged by the real checks; code
+    that kills what it can reaches only its own kernel, and the next TODO runs in a fresh one."""
     answers = {**classroom.all_solutions(template), **{n: code for n, (code, _) in classroom.UNSCREENED.items()}}
     path = classroom.write(classroom.fill(template, answers), tmp_path / "unscreened.ipynb")
     grader = grade.Grader(ROOT, [template], tmp_path / "out", cell_timeout=CELL_TIMEOUT, submissions=[path],
@@ -140,6 +141,10 @@ def test_a_kernel_that_ends_itself_is_replaced_and_the_rest_graded(template, tmp
     expected = {t.number: classroom.UNSCREENED.get(t.number, (None, "pass"))[1] for t in template.todos}
     assert statuses == expected
     assert "kernel died" in results[0]["todos"][7]["message"]
+    assert "mitdeeplearning.lab1.check_matrix" in results[0]["todos"][0]["message"]
+    assert "mitdeeplearning.checks.require" in results[0]["todos"][2]["message"]
+    flags = "\n".join(results[0]["flags"])
+    assert "TODO 1 tampering" in flags and "TODO 3 tampering" in flags
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ before dropping root and hands it to the kernel as an inherited file descriptor,
 grader cell takes out of the environment. The student's code cannot open it by any path, and can
 reach the descriptor only with ``os`` and the number, both refused by the screen
 (``submission.screen``). Before and after each check the fingerprint is compared: a package changed
-under the check marks the result "tampered".
+under the check marks the result "tampered", and is put back as it was, so that the next TODOs
+are judged by the real checks.
 
 What decides a TODO: it passes only if every check call that follows it wrote "pass" to the
 channel with an intact fingerprint. No record at all (the answer crashed before its check, the
@@ -245,14 +246,25 @@ def __mdl_grader_setup__(calls):
                 continue
             for attr, value in list(vars(module).items()):
                 if callable(value):
-                    marks[module_name + "." + attr] = (id(value), id(getattr(value, "__code__", None)))
+                    marks[(module_name, attr)] = (value, getattr(value, "__code__", None))
         return marks
 
     pristine = fingerprint()
 
     def changed():
+        """What differs from the pristine package, put back as it was (so that the next TODOs are
+        judged by the real checks); the names, for the record."""
         now = fingerprint()
-        return sorted(k for k, v in pristine.items() if now.get(k) != v)
+        names = []
+        for (module_name, attr), (value, code) in pristine.items():
+            seen = now.get((module_name, attr))
+            if seen is not None and seen[0] is value and seen[1] is code:
+                continue
+            names.append(module_name + "." + attr)
+            setattr(sys.modules[module_name], attr, value)
+            if code is not None:
+                value.__code__ = code
+        return names
 
     def send(todos, name, status, message, tampered):
         line = json.dumps({{"todos": list(todos), "check": name, "status": status,
@@ -434,6 +446,10 @@ def run_submission(template, answers, predetermined, workdir, uid, level, env, h
                 lost = f"a cell ran longer than the time limit ({client.timeout} s)"
             except DeadKernelError:
                 lost = "the kernel died (memory limit, or the code ended its own process)"
+                tail = [line for line in log_path.read_text(errors="replace").splitlines()
+                        if line.strip() and not line.startswith(("I0000", "W0000", "E0000", "WARNING: All"))][-3:]
+                if tail:  # what the kernel said last (its stderr): often the reason
+                    lost += "; its last words: " + " | ".join(line.strip()[:200] for line in tail)
             except RuntimeError as exc:
                 if isinstance(exc, GraderError):
                     raise

@@ -139,5 +139,9 @@ def make_class(template, folder, root, out):
 
 # Run with the screen off, to show what the sandbox does with code the screen would refuse.
 UNSCREENED = {
+    # the notebook's check is rebound: the grader calls the one it kept, and sees the change
+    1: ("mdl.lab1.check_matrix = lambda m: None\nmatrix = tf.constant([1.0])", "tampered"),
+    # a helper of every check is patched: seen, put back, the next TODOs judged by the real checks
+    3: ("mdl.checks.require = lambda *a, **k: None\ne = c", "tampered"),
     8: ("import os\nos.kill(os.getppid(), 9)\nos._exit(0)", "error"),  # the kernel can only end itself
 }
