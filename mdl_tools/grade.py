@@ -12,6 +12,7 @@ explains the design: what is run, how results travel, which isolation protects w
 
 import argparse
 import concurrent.futures
+import importlib.util
 import multiprocessing
 import os
 import pathlib
@@ -97,7 +98,10 @@ class Grader:
             folder = sub.parent
             hide.add(sub if any(p.is_relative_to(folder) for p in needed) else folder)
         self.hide = sorted(str(h) for h in hide)
-        self.expose = [str(self.root), str(data)]
+        # of the checkout the kernel sees the package it imports and the data, nothing else
+        package = pathlib.Path(importlib.util.find_spec("mitdeeplearning").origin).parent
+        self.expose = [str(package), str(data)]
+        self.private = [str(self.root)]
 
     def grade(self, path, student, uid, workspace):
         """Grade one file; returns its result (a dict, as results.json holds it)."""
@@ -131,7 +135,7 @@ class Grader:
             decided, executed = _execute.run_submission(
                 template, answers, predetermined, workspace / student, uid, self.level, self.env,
                 self.hide, self.read_only, self.expose, self.profile, self.cell_timeout,
-                self.submission_timeout, self.limits)
+                self.submission_timeout, self.limits, self.private)
         except _execute.GraderError as exc:
             result.update(status="grader error", problem=str(exc), seconds=time.perf_counter() - start)
             return result

@@ -201,8 +201,12 @@ def test_the_screen(code, verdict):
 
 HOSTILE_SCRIPT = r"""
 import errno, json, os, socket, sys, time
-grader_pid, hidden, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-seen = {"uid": os.getuid()}
+grader_pid, hidden, out, kept, private = int(sys.argv[1]), *sys.argv[2:6]
+seen = {"uid": os.getuid(), "kept": open(kept).read()}
+try:
+    open(private).read(); seen["private"] = "read"
+except OSError as exc:
+    seen["private"] = type(exc).__name__
 try:
     socket.create_connection(("127.0.0.1", 22), timeout=2); seen["network"] = "reached"
 except OSError as exc:
@@ -255,13 +259,21 @@ def test_the_sandbox_holds_raw_code(tmp_path):
     out = tmp_path / "out"
     out.mkdir(mode=0o755)
     uid, lock = grade.claim_uid()
-    spec = sandbox.prepare(work / "box", uid, "strong", hide=[hidden, out],
+    checkout = tmp_path / "checkout"  # like the course's: the package is kept, runs/ is not
+    (checkout / "package").mkdir(parents=True)
+    (checkout / "package" / "module.py").write_text("kept")
+    (checkout / "runs").mkdir()
+    (checkout / "runs" / "executed_solution.ipynb").write_text("answers")
+    spec = sandbox.prepare(work / "box", uid, "strong", hide=[hidden, out], private=[checkout],
+                           expose=[checkout / "package"],
                            env={"PATH": "/usr/bin:/bin"}, limits={"processes": 64, "scratch_bytes": 64 * 1024**2})
-    argv = [sys.executable, "-c", HOSTILE_SCRIPT, str(os.getpid()), str(hidden / "solution.ipynb"), str(out)]
+    argv = [sys.executable, "-c", HOSTILE_SCRIPT, str(os.getpid()), str(hidden / "solution.ipynb"), str(out),
+            str(checkout / "package" / "module.py"), str(checkout / "runs" / "executed_solution.ipynb")]
     done = subprocess.run(sandbox.command(spec["path"], argv, "strong"), capture_output=True, text=True, timeout=60)
     assert done.stdout.strip(), f"the sandboxed script printed nothing; stderr:\n{done.stderr[-2000:]}"
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["uid"] == uid
+    assert seen["kept"] == "kept" and seen["private"] == "FileNotFoundError"
     assert seen["network"] in ("OSError", "ConnectionRefusedError") or "Network" in seen["network"]
     assert seen["network"] != "reached" and seen["kill"] == "ProcessLookupError"
     # hidden folders are empty and unreadable, or out of sight altogether (under a private folder)
@@ -348,3 +360,13 @@ def test_points_from_metadata_and_own_check_cells(tmp_path):
     assert rows == {"a.ipynb": [("pass", 2), ("pass", 1)], "b.ipynb": [("fail", 0), ("fail", 0)]}
     assert "total should be" in results[1]["todos"][0]["message"]
     assert [r["total"] for r in results] == [3, 0] and results[0]["max_points"] == 3
+
+
+def test_a_file_name_is_never_a_spreadsheet_formula(tmp_path):
+    from mdl_tools.grading import report
+
+    row = {"student": "=HYPERLINK(\"http://x\")", "file": "@x.ipynb", "notebook": "", "status": "unreadable",
+           "problem": "not a notebook", "todos": [], "total": 0, "max_points": 0, "edits": [], "flags": []}
+    report.write_csv([row], tmp_path / "grades.csv")
+    read = next(csv.DictReader(open(tmp_path / "grades.csv")))
+    assert read["student"] == "'=HYPERLINK(\"http://x\")" and read["file"] == "'@x.ipynb"

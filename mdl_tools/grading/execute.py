@@ -383,7 +383,7 @@ def verdict(records, error):
 
 
 def run_submission(template, answers, predetermined, workdir, uid, level, env, hide, read_only, expose,
-                   profile="smoke", cell_timeout=120, submission_timeout=600, limits=None, log=None):
+                   profile="smoke", cell_timeout=120, submission_timeout=600, limits=None, private=()):
     """Grade the attempted TODOs of one submission; returns ``({number: (status, message, tamper)}, executed_nb)``.
 
     ``predetermined`` holds the TODOs already decided without running (not attempted, refused …);
@@ -400,7 +400,7 @@ def run_submission(template, answers, predetermined, workdir, uid, level, env, h
         steps = plan(template, student, answers, overrides)
         attempt_dir = pathlib.Path(workdir) / f"run{attempt}"
         spec = _sandbox.prepare(attempt_dir, uid, level, hide=hide, read_only=read_only, expose=expose,
-                                env=env, limits=limits)
+                                private=private, env=env, limits=limits)
         channel = Channel(spec["channel"])
         log_path = attempt_dir / "kernel.log"
         km = _kernel_manager(spec, level, log_path)

@@ -23,11 +23,17 @@ def write_csv(results, path):
         writer = csv.DictWriter(fh, fields)
         writer.writeheader()
         for r in results:
-            row = {"student": r["student"], "file": r["file"], "notebook": r["notebook"], "total": _num(r["total"]),
+            row = {"student": _cell(r["student"]), "file": _cell(r["file"]), "notebook": r["notebook"], "total": _num(r["total"]),
                    "max_points": _num(r["max_points"]), "status": r["status"], "flags": "; ".join(r["flags"])}
             for todo in r["todos"]:
                 row[f"todo_{todo['number']}"] = _num(todo["points"])
             writer.writerow(row)
+
+
+def _cell(text):
+    """A file name as a spreadsheet cell: one that starts like a formula (=, +, -, @) is quoted, so
+    that opening the table in a spreadsheet never runs a student's file name."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 def _num(value):

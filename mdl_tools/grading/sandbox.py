@@ -82,7 +82,7 @@ def command(spec_path, argv, level):
     return prefix + launcher + list(argv)
 
 
-def prepare(workdir, uid, level, hide=(), read_only=(), expose=(), env=None, limits=None):
+def prepare(workdir, uid, level, hide=(), read_only=(), expose=(), private=(), env=None, limits=None):
     """Lay out ``workdir`` for one sandboxed process and write its spec; returns the spec (a dict,
     with the path of its JSON file under ``"path"``).
 
@@ -110,6 +110,7 @@ def prepare(workdir, uid, level, hide=(), read_only=(), expose=(), env=None, lim
         "level": level, "uid": uid, "channel": channel, "scratch": os.path.join(workdir, "scratch"),
         "ipc": os.path.join(workdir, "ipc"), "hide": [str(h) for h in hide],
         "expose": sorted({sys.base_prefix, sys.prefix, workdir, *map(str, expose)}),
+        "private": [str(p) for p in private],
         "read_only": [str(r) for r in read_only], "env": dict(env or {}),
         "limits": {**DEFAULT_LIMITS, **(limits or {})},
     }
@@ -153,18 +154,29 @@ def _blocked_ancestor(path):
     return blocked
 
 
-def _expose(paths):
-    """Make ``paths`` reachable for the submission's user where a private folder lies above them
-    (a Python installed under /root, a test's 0700 temporary folder): in this mount namespace the
-    private folder is replaced by an empty one that holds only ``paths``, mounted back in place
-    from descriptors opened before. The rest of the private folder stays out of sight."""
-    moves = [(p, _blocked_ancestor(p)) for p in paths if os.path.isdir(p)]
-    moves = [(p, os.open(p, os.O_PATH)) for p, a in moves if a is not None]
-    for blocked in sorted({_blocked_ancestor(p) for p, _ in moves}):
-        _mount("-t", "tmpfs", "-o", "size=64k,mode=755", "mdl-exposed", blocked)
-    for path, fd in moves:
-        if not os.path.isdir(path):  # an ancestor's tmpfs may already hold it (nested paths)
-            os.makedirs(path, exist_ok=True)
+def _inside(path, folder):
+    return os.path.commonpath([os.path.abspath(path), os.path.abspath(folder)]) == os.path.abspath(folder)
+
+
+def _expose(paths, private=()):
+    """Replace private folders by empty ones that hold only ``paths``, mounted back in place from
+    descriptors opened before: a folder that other users may not pass through (a Python installed
+    under /root, a test's 0700 temporary folder), and each folder of ``private`` (the checkout,
+    whose other files — executed solutions in runs/, benchmarks — the submission has no business
+    reading). A private folder with no path of ``paths`` inside it is emptied altogether."""
+    moves, covers = [], {os.path.abspath(f) for f in private if os.path.isdir(f)}
+    for path in paths:
+        if not os.path.isdir(path):
+            continue
+        cover = _blocked_ancestor(path) or next((f for f in sorted(covers) if _inside(path, f)), None)
+        if cover is not None:
+            covers.add(cover)
+            moves.append((path, os.open(path, os.O_PATH)))
+    for cover in sorted(covers):  # parents before children
+        os.makedirs(cover, exist_ok=True)  # inside a parent's empty folder, if it has one
+        _mount("-t", "tmpfs", "-o", "size=64k,mode=755", "mdl-exposed", cover)
+    for path, fd in sorted(moves):
+        os.makedirs(path, exist_ok=True)
         _mount("--no-canonicalize", "--bind", f"/proc/{os.getpid()}/fd/{fd}", path)  # not the hidden path
         os.close(fd)
 
@@ -195,7 +207,7 @@ def enter(spec):
     os.set_inheritable(channel, True)
     scratch = spec["scratch"]
     if strong:
-        _expose(spec["expose"])
+        _expose(spec["expose"], spec["private"])
         # then a capped in-memory scratch folder, owned by the submission's user id (after _expose,
         # whose bind mounts would otherwise show the folder beneath it)
         uid = spec["uid"]
