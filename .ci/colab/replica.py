@@ -430,7 +430,9 @@ def kernelspec(python, venv):
 
 
 def run_notebook_tests(runtime, kernels, extra_args=()):
-    env = dict(os.environ, JUPYTER_PATH=str(kernels), MDL_OFFLINE=os.environ.get("MDL_OFFLINE", "1"),
+    # MDL_KERNEL_PACKAGE=installed: the kernels import the package the setup cell installed, not the checkout
+    env = dict(os.environ, JUPYTER_PATH=str(kernels), MDL_KERNEL_PACKAGE="installed",
+               MDL_OFFLINE=os.environ.get("MDL_OFFLINE", "1"),
                MDL_DATA_DIR=os.environ.get("MDL_DATA_DIR", str(ROOT / "data")))
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *NOTEBOOK_TESTS, *extra_args]
     log(f"{runtime.name}: notebook tests on the replica's kernel: {' '.join(cmd[1:])}")
