@@ -1,8 +1,8 @@
 """Grade a class: run the notebook's own checks on every submitted notebook, each in a sandbox.
 
-    python -m mdl_tools.grade SUBMISSION_OR_FOLDER … [--lab NOTEBOOK] [--workers N] [--out DIR]
+    mitdeeplearning grade SUBMISSION_OR_FOLDER … [--lab NOTEBOOK] [--workers N] [--out DIR]
                               [--profile smoke] [--cell-timeout S] [--timeout S]
-    python -m mdl_tools.grade --gradescope-bundle lab1/Part1_TensorFlow.ipynb [--out DIR]
+    mitdeeplearning grade --gradescope-bundle lab1/Part1_TensorFlow.ipynb [--out DIR]
 
 Writes into ``--out`` (default ``grades/``): ``grades.csv`` (student × TODO points, total),
 ``results.json`` (every TODO's status and message), ``reports/<student>.html`` and
@@ -246,7 +246,8 @@ def count_line(results, seconds):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="mitdeeplearning grade", description=__doc__.split("\n\n")[0])
     parser.add_argument("submissions", nargs="*", help="submitted notebooks, or folders of them")
-    parser.add_argument("--lab", help="the lab notebook submitted (e.g. lab1/Part1_TensorFlow.ipynb); default: recognise it")
+    parser.add_argument("--lab", help="the lab notebook submitted (e.g. lab1/Part1_TensorFlow.ipynb); "
+                        "default: recognise it")
     parser.add_argument("--workers", type=int, default=2, help="submissions graded at once (default 2)")
     parser.add_argument("--out", help="output folder (default: grades/)")
     parser.add_argument("--profile", default="smoke", choices=_notebooks_profiles())

@@ -24,7 +24,8 @@ ROOT = notebooks.find_root(pathlib.Path(__file__).parent)
 LIMITS = {"address_space": 4 * 1024**3}  # TensorFlow's kernel peaks at ~2.4 GB; the hostile allocation stops at 4
 # The hostile corpus is graded in the strong sandbox, which needs root (namespaces, another user id);
 # without root the grader runs with limits only, says so, and these tests cannot hold.
-NEEDS_ROOT = pytest.mark.skipif(os.geteuid() != 0, reason="the grading sandbox needs root: run as root (sudo make test)")
+NEEDS_ROOT = pytest.mark.skipif(os.geteuid() != 0,
+                                reason="the grading sandbox needs root: run as root (sudo make test)")
 LEVELS = ["limits-only"] + (["strong"] if os.geteuid() == 0 else [])
 CELL_TIMEOUT = 20  # the slowest answer cell (300 SGD steps) takes ~2 s alone, more on a busy machine
 
@@ -342,7 +343,8 @@ def _tiny_checkout(root):
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_markdown_cell("# Lab 9: sums"),
-        nbformat.v4.new_code_cell("steps = 3", metadata={"tags": ["parameters"], "mdl": {"profiles": {"smoke": {"steps": 2}}}}),
+        nbformat.v4.new_code_cell("steps = 3", metadata={"tags": ["parameters"],
+                                                         "mdl": {"profiles": {"smoke": {"steps": 2}}}}),
         nbformat.v4.new_code_cell(
             "# TODO: set total to the sum of range(steps).\n### BEGIN SOLUTION\ntotal = sum(range(steps))\n"
             "### END SOLUTION\n# TODO: set twice to two times total.\n### BEGIN SOLUTION\ntwice = 2 * total\n"
@@ -364,7 +366,8 @@ def test_points_from_metadata_and_own_check_cells(tmp_path, level):
     assert template.points == {1: 2, 2: 1}
     subs = tmp_path / "subs"
     subs.mkdir()
-    classroom.write(classroom.fill(template, {1: "total = sum(range(steps))", 2: "twice = total + total"}), subs / "a.ipynb")
+    right = {1: "total = sum(range(steps))", 2: "twice = total + total"}  # another spelling of TODO 2
+    classroom.write(classroom.fill(template, right), subs / "a.ipynb")
     classroom.write(classroom.fill(template, {1: "total = steps * 10", 2: "twice = 2 * total"}), subs / "b.ipynb")
     files = grade.collect([subs])
     grader = grade.Grader(root, [template], tmp_path / "out", cell_timeout=CELL_TIMEOUT, submissions=files,

@@ -159,7 +159,8 @@ def plan(template, use_student, answers, overrides):
                 nxt = next((i for i in code_cells if i > index), None)
                 judged_in[todo.number] = nxt
                 checks_of.setdefault(nxt, []).append((0, todo.number))
-                if nxt is not None and not _check_calls(sol.cells[nxt].source) and OWN_CHECK in sol.cells[nxt].metadata.get("tags", []):
+                judge = sol.cells[nxt] if nxt is not None else None
+                if judge is not None and not _check_calls(judge.source) and OWN_CHECK in judge.metadata.get("tags", []):
                     own_checks.setdefault(nxt, []).append(todo.number)
     first_todo_cell = min(todos_by_cell, default=None)
     steps = []
@@ -420,7 +421,8 @@ def run_submission(template, answers, predetermined, workdir, uid, level, env, h
                             running = step
                             break
                         # the instructor's own cells (importing TensorFlow, training) get the longer limit
-                        limit = cell_timeout if step.todos or step.judges else max(cell_timeout, INSTRUCTOR_CELL_TIMEOUT)
+                        limit = (cell_timeout if step.todos or step.judges
+                                 else max(cell_timeout, INSTRUCTOR_CELL_TIMEOUT))
                         client.timeout = int(max(1, min(limit, remaining)))
                         running = step
                         client.execute_cell(nb.cells[index], index)

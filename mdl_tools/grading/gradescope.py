@@ -39,7 +39,8 @@ export MDL_OFFLINE=1 MDL_DATA_DIR="$AUTOGRADER/source/data"
 """
 
 # What the grader needs from the checkout, besides the lab's solution notebook.
-SOURCES = ("pyproject.toml", "setup.py", "requirements.txt", "README.md", "mitdeeplearning", "mdl_tools", "data/README.md")
+SOURCES = ("pyproject.toml", "setup.py", "requirements.txt", "README.md", "mitdeeplearning", "mdl_tools",
+           "data/README.md")
 
 
 def write_bundle(root, notebook, out_dir):

@@ -23,8 +23,9 @@ def write_csv(results, path):
         writer = csv.DictWriter(fh, fields)
         writer.writeheader()
         for r in results:
-            row = {"student": _cell(r["student"]), "file": _cell(r["file"]), "notebook": r["notebook"], "total": _num(r["total"]),
-                   "max_points": _num(r["max_points"]), "status": r["status"], "flags": "; ".join(r["flags"])}
+            row = {"student": _cell(r["student"]), "file": _cell(r["file"]), "notebook": r["notebook"],
+                   "total": _num(r["total"]), "max_points": _num(r["max_points"]), "status": r["status"],
+                   "flags": "; ".join(r["flags"])}
             for todo in r["todos"]:
                 row[f"todo_{todo['number']}"] = _num(todo["points"])
             writer.writerow(row)
@@ -78,8 +79,10 @@ def summary(results, isolation, seconds):
         hints = collections.Counter(t["message"].splitlines()[0][:120] for t in todos
                                     if t["status"] in ("fail", "error") and t["message"])
         common = "<br>".join(f"{n}× {html.escape(h)}" for h, n in hints.most_common(3))
+        skipped = counts["not attempted"] + counts["missing"]
+        barred = counts["refused"] + counts["tampered"]
         lines.append(f"| {notebook} | {number} | {counts['pass']} | {counts['fail']} | {counts['error']} | "
-                     f"{counts['not attempted'] + counts['missing']} | {counts['refused'] + counts['tampered']} | {common} |")
+                     f"{skipped} | {barred} | {common} |")
     flagged = [r for r in results if r["flags"]]
     if flagged:
         lines += ["", "## Flagged submissions", ""]

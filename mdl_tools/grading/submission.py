@@ -197,7 +197,8 @@ def extract(nb, template):
                 answers[todo.number] = Answer(todo.number, "attempted", code)
         for i, line in enumerate(template_lines):
             if i not in in_stub and i not in mapping and line.strip():
-                edits.append(f"TODO cell ({_todo_names(todos)}): instructor line changed or removed: {line.strip()[:80]!r}")
+                edits.append(f"TODO cell ({_todo_names(todos)}): instructor line changed or removed: "
+                             f"{line.strip()[:80]!r}")
         inside = {j for lo, hi in windows for j in range(lo, hi)}
         for j, line in enumerate(lines):
             if j not in inside and j not in mapping.values() and line.strip():

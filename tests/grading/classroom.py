@@ -10,8 +10,6 @@ import textwrap
 
 import nbformat
 
-from mdl_tools.grading import submission as _submission
-
 
 def solution_code(template, number):
     todo = next(t for t in template.todos if t.number == number)
@@ -89,7 +87,8 @@ def hostile_runtime(root, subs, out):
     return {
         1: (f"matrix = tf.constant([[1.0, 2.0], [3.0, 4.0]])\nleak = tf.io.read_file({solution!r})", "error"),
         2: (f"images = tf.zeros([10, 256, 256, 3])\nleak = tf.io.read_file({str(subs / 'right.ipynb')!r})", "error"),
-        3: ("chunks = []\nwhile True:\n    chunks.append(np.zeros(10**8))", "fail"),  # the check calls func: MemoryError
+        # the check calls func, which allocates until the address-space limit: MemoryError
+        3: ("chunks = []\nwhile True:\n    chunks.append(np.zeros(10**8))", "fail"),
         4: ("block = np.ones(5 * 10**6)\nfor i in range(20):\n    np.save(f'fill{i}.npy', block)", "fail"),  # disk full
         5: ("print('x' * 20_000_000)\nmodel = keras.Sequential([keras.layers.Dense(n_output_nodes)])", "pass"),
         6: ("while True:\n    pass", "error"),
