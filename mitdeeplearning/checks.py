@@ -112,7 +112,8 @@ def _snapshot_optimizer(optimizer):
 def _restore_optimizer(optimizer, saved):
     for v in optimizer.variables:
         # variables the optimizer created during the check (moments) start at zero in a fresh one
-        v.assign(saved[id(v)] if id(v) in saved else np.zeros_like(v.numpy()))
+        # (a variable the optimizer began to build in a step that then failed may hold no value yet)
+        v.assign(saved[id(v)] if id(v) in saved else np.zeros(tuple(v.shape), dtype=np.dtype(str(v.dtype))))
 
 
 def _own_xent(model, x, y, from_logits):
@@ -122,18 +123,35 @@ def _own_xent(model, x, y, from_logits):
     return float(tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(y, out, from_logits=from_logits)))
 
 
+def _own_gradients(model, x, y, from_logits, variables):
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(y, model(x, training=False), from_logits=from_logits))
+    return [None if g is None else tf.convert_to_tensor(g).numpy() for g in tape.gradient(loss, variables)]
+
+
 def run_train_steps(train_step, model, optimizer, x, y, steps, fix, from_logits):
-    """Run ``steps`` student train steps on one batch, observe them, and restore model and optimizer."""
+    """Run ``steps`` student train steps on one batch, observe them, and restore model and optimizer.
+
+    Returns the cross-entropy before, the lowest after any step, the returned values, the names of
+    the variables that did not move, the number of trainable variables, and the slope of the first
+    step: Σ ⟨Δw, ∇loss⟩ over the variables, negative when the step went downhill however large it was.
+    """
     saved = [w.numpy() for w in model.weights]
     saved_opt = _snapshot_optimizer(optimizer) if optimizer is not None else None
     trainable = list(model.trainable_variables)
     before_vars = [v.numpy() for v in trainable]
     try:
         before = _own_xent(model, x, y, from_logits)
-        returned, trajectory = [], []
+        gradients = _own_gradients(model, x, y, from_logits, trainable)
+        returned, trajectory, slope = [], [], None
         for _ in range(steps):
             returned.append(attempt(train_step, x, y, fix=fix))
             trajectory.append(_own_xent(model, x, y, from_logits))
+            if slope is None:
+                slope = float(sum(np.sum((v.numpy() - a) * g) for v, a, g in zip(trainable, before_vars, gradients)
+                                  if g is not None))
         # the lowest loss after any of the steps: Adam's first steps on a wide LSTM at a large
         # learning rate may overshoot once (4.47 -> 4.31 -> 5.41 -> 4.68 for 512 units) and recover
         after = min(trajectory)
@@ -151,17 +169,19 @@ def run_train_steps(train_step, model, optimizer, x, y, steps, fix, from_logits)
                 f"(take tf.reduce_mean of the per-example losses)")
         values.append(float(arr.reshape(-1)[0]))
     require(all(math.isfinite(v) for v in values), f"the loss is not finite: {values}")
-    return before, after, values, still, len(trainable)
+    return before, after, values, still, len(trainable), slope
 
 
-def require_descent(before, after, still, n_trainable, steps):
-    """Every trainable variable moved and the loss the check recomputed fell."""
+def require_descent(before, after, still, n_trainable, steps, slope=None):
+    """Every trainable variable moved, and the steps went downhill on the loss the check recomputed:
+    the loss fell, or the first step moved the weights against its gradient (``slope`` < 0), which
+    holds at any learning rate (a large one may overshoot the batch's loss in the first steps)."""
     require(len(still) < n_trainable,
             "the weights did not change: take grads = tape.gradient(loss, model.trainable_variables) and apply them "
             "with optimizer.apply_gradients(zip(grads, model.trainable_variables))")
     require(not still, f"{len(still)} of {n_trainable} trainable variables did not change ({', '.join(still[:3])}"
             f"{', ...' if len(still) > 3 else ''}): take the gradients with respect to all of model.trainable_variables "
             f"and apply them to all of them")
-    require(after < before, f"the cross-entropy of the model's outputs, recomputed by the check, did not fall in {steps} "
+    require(after < before or (slope is not None and slope < 0), f"the cross-entropy of the model's outputs, recomputed by the check, did not fall in {steps} "
             f"steps on one batch ({before:.4f} → lowest {after:.4f}): descend the loss itself — take tape.gradient(loss, ...) of the "
             f"cross-entropy, not of its negative or of the predictions")

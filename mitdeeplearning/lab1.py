@@ -671,15 +671,17 @@ def check_train_step(train_step, model, optimizer, x, y, steps=3):
     fix = ("under a GradientTape run y_hat = model(x) and loss = compute_loss(y, y_hat) (labels first), then "
            "grads = tape.gradient(loss, model.trainable_variables) and "
            "optimizer.apply_gradients(zip(grads, model.trainable_variables)) (gradients first in each pair)")
-    before, after, values, still, n = run_train_steps(train_step, model, optimizer, x, y, steps, fix, from_logits=True)
+    before, after, values, still, n, slope = run_train_steps(train_step, model, optimizer, x, y, steps, fix, from_logits=True)
     if math.isclose(values[0], -before, rel_tol=2e-3):
         require(False, f"train_step returned {values[0]:.4f}, the negated cross-entropy: the loss to descend is "
                 f"compute_loss(y, y_hat) itself, no minus sign (the loss did not fall: {before:.3f} → {after:.3f})")
     require(math.isclose(values[0], before, rel_tol=2e-3, abs_tol=1e-4),
             f"train_step returned {values[0]:.4f} but the cross-entropy of the model's outputs was {before:.4f}: "
             f"return loss = compute_loss(y, y_hat)")
-    require_descent(before, after, still, n, steps)
-    return f"train_step lowers the loss on a batch: {before:.3f} → {after:.3f}; every trainable variable moved"
+    require_descent(before, after, still, n, steps, slope)
+    trend = (f"lowers the loss on a batch: {before:.3f} → {after:.3f}" if after < before else
+             f"steps against the gradient (the loss rose, {before:.3f} → {after:.3f}: the learning rate overshoots)")
+    return f"train_step {trend}; every trainable variable moved"
 
 
 @check

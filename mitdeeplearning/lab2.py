@@ -464,7 +464,7 @@ def _require_probabilities_as_probabilities(train_step, model, optimizer, images
         as_logits = float(tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
             labels=tf.cast(labels, tf.int64), logits=probs)))
         eager_step = getattr(train_step, "python_function", train_step)
-        _, _, values, _, _ = run_train_steps(eager_step, model, optimizer, images, labels, 1, fix, from_logits=False)
+        values = run_train_steps(eager_step, model, optimizer, images, labels, 1, fix, from_logits=False)[2]
     finally:
         last.activation = activation
         for w, a in zip(last.weights, saved):
@@ -493,7 +493,8 @@ def check_train_step(train_step, images, labels, model=None, optimizer=None, ste
     import tensorflow as tf
 
     _require_probabilities_as_probabilities(train_step, model, optimizer, images, labels, fix)
-    before, after, values, still, n_vars = run_train_steps(train_step, model, optimizer, images, labels, steps, fix, from_logits=False)
+    before, after, values, still, n_vars, slope = run_train_steps(train_step, model, optimizer, images, labels, steps, fix,
+                                                                  from_logits=False)
     if math.isclose(values[0], -before, rel_tol=2e-3):
         require(False, f"the loss is negated ({values[0]:.4f}): descend the cross-entropy itself, no minus sign")
     if not math.isclose(values[0], before, rel_tol=2e-3, abs_tol=1e-4):
@@ -506,8 +507,10 @@ def check_train_step(train_step, images, labels, model=None, optimizer=None, ste
             require(False, "the loss is the sum over the batch; take the mean, tf.reduce_mean(...)")
         require(False, f"train_step returned {values[0]:.4f}, but the mean sparse categorical cross-entropy of the model's "
                 f"outputs is {before:.4f}: {fix}")
-    require_descent(before, after, still, n_vars, steps)
-    return f"the cross-entropy recomputed from the model fell from {before:.3f} to {after:.3f} in {steps} steps; every variable moved"
+    require_descent(before, after, still, n_vars, steps, slope)
+    trend = (f"fell from {before:.3f} to {after:.3f} in {steps} steps" if after < before else
+             f"rose ({before:.3f} → {after:.3f}: the learning rate overshoots), though the steps went against its gradient")
+    return f"the cross-entropy recomputed from the model {trend}; every variable moved"
 
 
 # ============================================================================ checks, part 2

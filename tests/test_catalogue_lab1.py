@@ -532,10 +532,10 @@ def compute_loss(labels, logits):
     return tf.reduce_mean(SCCE(labels, logits, from_logits=True))
 
 
-def step_check(kind):
+def step_check(kind, learning_rate=1e-2, compiled=False):
     keras.utils.set_random_seed(1)
     model = seq(L.Embedding(V, EMB), L.LSTM(UNITS, return_sequences=True), L.Dense(V))
-    optimizer = keras.optimizers.Adam(1e-2)
+    optimizer = keras.optimizers.Adam(learning_rate)
 
     def train_step(x, y):
         if kind == "outside":
@@ -560,7 +560,7 @@ def step_check(kind):
             optimizer.apply_gradients(zip(grads, variables))
         return loss
 
-    return lab1.check_train_step(train_step, model, optimizer, X_BATCH, Y_BATCH)
+    return lab1.check_train_step(tf.function(train_step) if compiled else train_step, model, optimizer, X_BATCH, Y_BATCH)
 
 
 for label, kind, keys in [
@@ -577,6 +577,13 @@ for label, kind, keys in [
 for label, kind in [("the solution", "ok"), ("model(x) without training=True", "no_training_flag"),
                     ("optimizer.apply", "apply"), ("model.trainable_weights", "weights")]:
     C.valid("2.5", label)(lambda kind=kind: step_check(kind))
+# at a student's learning rate of 2 Adam's first steps overshoot the batch's loss (3.4 -> 7.5): the step is still right
+C.valid("2.5", "the solution at learning_rate 2, the loss overshoots")(lambda: step_check("ok", 2.0))
+# compiled, the failing step leaves Adam's moments half built: the check must still restore and give the hint
+C.wrong("2.5", "loss computed outside the tape, in a tf.function", "under a GradientTape")(
+    lambda: step_check("outside", compiled=True))
+C.wrong("2.5", "negated loss at learning_rate 2", "negated")(lambda: step_check("negated", 2.0))
+C.wrong("2.5", "gradients of the predictions at learning_rate 2", "predictions")(lambda: step_check("predictions", 2.0))
 
 
 # --- TODO 2.6: sample_next
