@@ -35,6 +35,7 @@ import dataclasses
 import json
 import os
 import pathlib
+import re
 import sys
 import time
 
@@ -341,10 +342,17 @@ def _kernel_manager(spec, level, log_file):
     return km
 
 
+_TF_NODE = re.compile(r"\{\{function_node [^}]*\}\}\s*")  # TensorFlow's op location, noise to a student
+
+
+def tidy(message):
+    return _TF_NODE.sub("", message)
+
+
 def _error_text(cell):
     for out in cell.get("outputs", []):
         if out.get("output_type") == "error":
-            return f"{out.get('ename')}: {out.get('evalue')}"
+            return tidy(f"{out.get('ename')}: {out.get('evalue')}")
     return ""
 
 
@@ -375,9 +383,9 @@ def verdict(records, error):
         return "tampered", "the course package was changed while the check ran: " + ", ".join(tampered[:5]), True
     for record in records:
         if record["status"] == "fail":
-            return "fail", record["message"], False
+            return "fail", tidy(record["message"]), False
         if record["status"] == "error":
-            return "error", record["message"], False
+            return "error", tidy(record["message"]), False
     if records and all(r["status"] == "pass" for r in records):
         return "pass", "", False
     return "error", error or "the check did not run", False

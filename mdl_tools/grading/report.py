@@ -90,7 +90,7 @@ def summary(results, isolation, seconds):
     broken = [r for r in results if r["status"] != "graded"]
     if broken:
         lines += ["", "## Not graded", ""]
-        lines += [f"- **{r['student']}** ({r['file']}): {r['problem']}" for r in broken]
+        lines += [f"- **{r['student']}**: {r['problem']}" for r in broken]
     return "\n".join(lines) + "\n"
 
 
