@@ -72,6 +72,36 @@ def measure(template, size, workers, profile, base):
             "level": grader.level}
 
 
+#: What the report measures: a class of ``CLASS_SIZE`` for the first notebook, and a few
+#: submissions of every other lab notebook for its seconds per submission.
+CLASS_NOTEBOOK, CLASS_SIZE, OTHER_SIZE = "lab1/Part1_TensorFlow.ipynb", 40, 4
+
+
+def grade_notebooks(sizes, workers, profile="smoke", log=print):
+    """``{notebook: measurements}`` for each ``notebook: class size`` of ``sizes``."""
+    rows = {}
+    with tempfile.TemporaryDirectory(prefix="mdl-grade-bench-") as base:
+        os.chmod(base, 0o711)
+        for name, size in sizes.items():
+            for template in grade.load_templates(ROOT, name):
+                m = measure(template, size, workers, profile, pathlib.Path(base))
+                m.update(size=size, workers=workers, profile=profile)
+                rows[template.name] = m
+                log(f"{template.name}: {m['line']}")
+    return rows
+
+
+def run(quick=False):
+    """The report's numbers (``mitdeeplearning bench --only grading``): see ``CLASS_SIZE``."""
+    if quick:
+        sizes = {CLASS_NOTEBOOK: 4}
+    else:
+        names = [t.name for t in grade.load_templates(ROOT, None)]
+        sizes = {name: CLASS_SIZE if name == CLASS_NOTEBOOK else OTHER_SIZE for name in names}
+    rows = grade_notebooks(sizes, workers=2)
+    return {"notebooks": rows, "isolation": next(iter(rows.values()))["level"], "cpu_count": os.cpu_count()}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=40, help="submissions per lab (default 40)")
@@ -81,24 +111,17 @@ def main():
     parser.add_argument("--quick", action="store_true", help="4 submissions of lab 1 Part 1")
     args = parser.parse_args()
     if args.quick:
-        args.size, args.only = 4, "lab1/Part1_TensorFlow.ipynb"
-    names = args.only.split(",") if args.only else [None]
-    templates = [t for name in names for t in grade.load_templates(ROOT, name)]
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="mdl-grade-bench-") as base:
-        os.chmod(base, 0o711)
-        for template in templates:
-            m = measure(template, args.size, args.workers, args.profile, pathlib.Path(base))
-            rows.append((template.name, m))
-            print(f"{template.name}: {m['line']}")
+        args.size, args.only = 4, CLASS_NOTEBOOK
+    names = args.only.split(",") if args.only else [t.name for t in grade.load_templates(ROOT, None)]
+    rows = grade_notebooks({name: args.size for name in names}, args.workers, args.profile)
     print()
     print(f"| notebook ({args.profile}) | notebook alone | per submission (1 worker) | overhead | "
           f"class of {args.size}, {args.workers} workers | per submission in the class |")
     print("|---|---|---|---|---|---|")
-    for name, m in rows:
+    for name, m in rows.items():
         print(f"| {name} | {m['alone']:.1f} s | {m['one']:.1f} s | {m['one'] / m['alone']:.2f}× | "
               f"{m['class']:.0f} s | {m['class'] / args.size:.1f} s |")
-    print(f"\nisolation: {rows[0][1]['level'] if rows else '-'}; {os.cpu_count()} CPU cores")
+    print(f"\nisolation: {next(iter(rows.values()))['level'] if rows else '-'}; {os.cpu_count()} CPU cores")
 
 
 if __name__ == "__main__":

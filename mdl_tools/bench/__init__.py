@@ -17,7 +17,7 @@ reported in a separate column.
 
 This module is the dispatcher. Each section is one module with ``measure(quick, work_dir,
 figures, log)`` (returns its JSON-serialisable numbers) and ``render(section, figures_rel)``
-(returns its lines of the report): ``lab1``, ``lab2``, ``lab3``, ``colab`` and ``suite``; ``common`` holds what
+(returns its lines of the report): ``lab1``, ``lab2``, ``lab3``, ``colab``, ``grading`` and ``suite``; ``common`` holds what
 they share.
 """
 
@@ -26,15 +26,16 @@ import os
 import pathlib
 import time
 
-from . import colab, common, lab1, lab2, lab3, suite
+from . import colab, common, grading, lab1, lab2, lab3, suite
 from .common import BenchError  # noqa: F401  (the error the command reports)
 
 #: Section name -> its module, in the report's order.
-SECTIONS = {"lab1": lab1, "lab2": lab2, "lab3": lab3, "colab": colab, "tests": suite}
+SECTIONS = {"lab1": lab1, "lab2": lab2, "lab3": lab3, "colab": colab, "grading": grading, "tests": suite}
 
-#: Sections measured only when named (``--only colab``): the Colab comparison needs the replica
-#: that ``make test-colab`` builds, and runs every notebook twice.
-ON_REQUEST = ("colab",)
+#: Sections measured only when named (``--only colab,grading``): the Colab comparison needs the
+#: replica that ``make test-colab`` builds and runs every notebook twice; grading a class needs root
+#: for its sandbox and takes half an hour.
+ON_REQUEST = ("colab", "grading")
 
 #: Notebooks whose headline is reported for an extra profile (``full`` on a GPU).
 EXTRA_PROFILE_NOTEBOOKS = (
@@ -56,7 +57,7 @@ def bench_extra_profile(profile, work_dir, log=print):
 
 
 #: Section name -> how its blocks of the report begin (lab 2 has two).
-HEADINGS = {"lab1": "## Lab 1", "lab2": "## Lab 2", "lab3": "## Lab 3", "colab": "## Colab", "tests": "## Test suite"}
+HEADINGS = {"lab1": "## Lab 1", "lab2": "## Lab 2", "lab3": "## Lab 3", "colab": "## Colab", "grading": "## Grading", "tests": "## Test suite"}
 
 
 def report_blocks(report_text, name):
