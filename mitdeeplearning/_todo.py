@@ -5,7 +5,23 @@ stops the run (``raise NotImplementedError("TODO 1: …")``), the error sits scr
 view. ``import mitdeeplearning`` in a notebook kernel registers a handler for that one exception
 type: it shows the usual traceback, preceded by an invisible output whose script scrolls it into
 view (where the front end runs scripts of outputs; elsewhere the output is just ignored). Any other NotImplementedError is shown as usual; outside a kernel nothing is installed.
+
+Two library errors that students meet in their own line, before any check can speak, get one more
+line under the usual traceback that names the fix (:data:`HINTS`); every other error is shown as usual.
 """
+
+import re
+import sys
+import traceback
+
+# (exception type, message pattern, a file the traceback must pass through or None, the fix)
+HINTS = (
+    (TypeError, re.compile(r"'\w+' object is not iterable"), "sequential.py",
+     "keras.Sequential takes a LIST of layers: keras.Sequential([layer]), or keras.Sequential([first, second, ...])"),
+    (ValueError, re.compile(r"No gradients provided for any variable"), None,
+     "the loss was computed outside the tape: run the model and compute the loss INSIDE the "
+     "`with tf.GradientTape() as tape:` block, then take tape.gradient(loss, variables) after it"),
+)
 
 # ``element`` is this output's own node (JupyterLab and Jupyter Notebook pass it to the script).
 # JupyterLab may scroll back to the last cell when the run ends, so for two seconds the error is
@@ -30,12 +46,24 @@ if (typeof element !== 'undefined' && element.scrollIntoView) {
 """
 
 
+def hint_for(value, tb):
+    """The fix for a known library error (see :data:`HINTS`), or "" when there is none."""
+    files = [frame.filename for frame in traceback.extract_tb(tb)] if tb is not None else []
+    for kind, pattern, through, fix in HINTS:
+        if isinstance(value, kind) and pattern.search(str(value)) and (through is None or any(f.endswith(through) for f in files)):
+            return fix
+    return ""
+
+
 def _show_todo(shell, etype, value, tb, tb_offset=None):
-    if str(value).startswith("TODO "):
+    if isinstance(value, NotImplementedError) and str(value).startswith("TODO "):
         from IPython.display import Javascript, display
 
         display(Javascript(_SCROLL))
     shell.showtraceback((etype, value, tb), tb_offset=tb_offset)  # the usual error output
+    hint = hint_for(value, tb)
+    if hint:
+        print(f"Hint: {hint}", file=sys.stderr)
     return None  # already shown: IPython has nothing more to print
 
 
@@ -48,4 +76,4 @@ def install():
     if shell is None or not hasattr(shell, "kernel"):
         return
     if NotImplementedError not in tuple(shell.custom_exceptions or ()):
-        shell.set_custom_exc((NotImplementedError,), _show_todo)
+        shell.set_custom_exc((NotImplementedError, *{kind for kind, *_ in HINTS}), _show_todo)
