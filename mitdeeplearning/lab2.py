@@ -61,7 +61,7 @@ __all__ = [
 def __getattr__(name):
     # the given part-2 pieces (architectures, oracle, evaluation) import TensorFlow: load them only when asked for
     if name in {"make_standard_classifier", "make_face_decoder", "evaluate_groups", "effective_sample_size",
-                "oracle_probabilities", "predict_logits"}:
+                "oracle_probabilities", "predict_logits", "load_seed_spread", "place_among_seeds", "plot_seed_spread"}:
         from . import debias
 
         return getattr(debias, name)
