@@ -195,6 +195,18 @@ def _grade_in_worker(grader, path, student, workspace):
     return grader.grade(path, student, _uid, workspace)
 
 
+def _stop_resource_tracker():
+    """Stop multiprocessing's resource tracker, which the spawn pool starts and which would otherwise
+    stay a child of the caller (a notebook, a test run) until it exits. A later pool starts it again.
+    ``_stop`` is private to multiprocessing (Python 3.8 to 3.13 have it); where it is missing, the
+    tracker is left running, which is harmless."""
+    from multiprocessing import resource_tracker
+
+    stop = getattr(resource_tracker._resource_tracker, "_stop", None)
+    if stop is not None:
+        stop()
+
+
 def grade_class(grader, files, workers=2, progress=True, workspace_base=None):
     """Grade ``files`` in ``workers`` processes; write every output; return the results."""
     from tqdm.auto import tqdm
@@ -222,6 +234,7 @@ def grade_class(grader, files, workers=2, progress=True, workspace_base=None):
                                     "max_points": 0, "edits": [], "flags": [], "isolation": grader.level})
                 bar.update()
             bar.close()
+    _stop_resource_tracker()
     order = {student: i for i, (_, student) in enumerate(jobs)}
     results.sort(key=lambda r: order[r["student"]])
     seconds = time.perf_counter() - start
