@@ -107,23 +107,28 @@ def wrap_checks(source, todos_of):
     return source
 
 
-def fill_regions(source, codes):
-    """A solution cell's source with the code between each BEGIN/END pair replaced by ``codes[i]``
-    (a list of lines, or None to keep the solution). Markers are dropped."""
-    out, region, inside = [], 0, False
-    for line in source.split("\n"):
+def _filled_lines(source, codes):
+    """``(line, number)`` pairs of a solution cell with the code between each BEGIN/END pair replaced
+    by ``codes[i]`` (a list of lines, or None to keep the solution); ``number`` is the 1-based line of
+    the solution cell the line stands for (a replaced region's BEGIN line). Markers are dropped."""
+    region, inside = 0, False
+    for number, line in enumerate(source.split("\n"), 1):
         stripped = line.strip()
         if stripped == _notebooks.BEGIN:
             inside = True
             if codes[region] is not None:
-                out.extend(codes[region])
+                yield from ((code, number) for code in codes[region])
             continue
         if stripped == _notebooks.END:
             inside, region = False, region + 1
             continue
         if not inside or codes[region] is None:
-            out.append(line)
-    return "\n".join(out)
+            yield line, number
+
+
+def fill_regions(source, codes):
+    """A solution cell's source with each region's code replaced by ``codes[i]`` (see _filled_lines)."""
+    return "\n".join(line for line, _ in _filled_lines(source, codes))
 
 
 @dataclasses.dataclass
@@ -214,20 +219,7 @@ def _region_end_lines(source):
 
 def _map_lines(source, codes):
     """For each line of the filled cell, the 1-based line of the solution cell it stands for."""
-    mapping, region, inside = [], 0, False
-    for number, line in enumerate(source.split("\n"), 1):
-        stripped = line.strip()
-        if stripped == _notebooks.BEGIN:
-            inside = True
-            if codes[region] is not None:
-                mapping.extend([number] * len(codes[region]))
-            continue
-        if stripped == _notebooks.END:
-            inside, region = False, region + 1
-            continue
-        if not inside or codes[region] is None:
-            mapping.append(number)
-    return mapping
+    return [number for _, number in _filled_lines(source, codes)]
 
 
 def bootstrap_source(template):
