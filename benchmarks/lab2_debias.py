@@ -306,7 +306,7 @@ def run(quick=False, seeds=None, **options):
     try:
         results = _run(quick, seed_list, model_names, overrides, reproduce, verbose)
     finally:
-        if not determinism_was_on:  # leave a calling process (a test session) as it was
+        if not determinism_was_on:  # leave a calling process (a pytest run) as it was
             from tensorflow.python.framework import config as tf_config
 
             tf_config.disable_op_determinism()

@@ -106,7 +106,7 @@ def test_benchmark_run_returns_json_serialisable_results(tmp_path, monkeypatch):
 
     monkeypatch.setenv("MDL_DATA_DIR", str(tmp_path))
     bench = _load_benchmark()
-    # cpu_threads=1: the test session's TensorFlow already runs with one thread per operation (conftest)
+    # cpu_threads=1: this pytest run's TensorFlow already runs with one thread per operation (conftest)
     results = bench.run(quick=True, seeds=[0, 1], steps=4, warmup_steps=2, resample_every=1,
                         models="cnn,vae,dbvae_pca1,oracle", n_train_faces=64, n_train_nonfaces=64,
                         n_test_per_group=4, darker_fraction=0.2, cpu_threads=1)
