@@ -1,0 +1,181 @@
+"""Reduce the benchmark's per-seed training curves to the references the package ships.
+
+A benchmark runs a training loop with several seeds and keeps each seed's curve, the same series the
+notebook plots (x: step, epoch, episode or agent steps; y: the smoothed loss, the reward, the points
+won). :func:`reduce_curves` puts them on one grid and takes the median and a 10-90 % band;
+:func:`build_reference` adds what they were measured with; :func:`write_reference` writes
+``mitdeeplearning/assets/reference/<loop>.<profile>.json``, which ``mitdeeplearning.ontrack`` reads.
+"""
+
+import datetime
+import importlib.metadata
+import json
+import pathlib
+import platform
+
+import numpy as np
+
+from mitdeeplearning import ontrack
+
+#: Above this many bytes in all, the shipped references would weigh on every install.
+MAX_TOTAL_BYTES = 1_000_000
+
+
+def _ema(values, smoothing):
+    """The exponential moving average of mitdeeplearning.util.LossHistory(smoothing)."""
+    out = np.empty(len(values))
+    for i, value in enumerate(values):
+        out[i] = value if i == 0 else smoothing * out[i - 1] + (1 - smoothing) * value
+    return out
+
+
+def reduce_curves(curves, points=100, min_seeds=3, after_end="drop", band=(0.1, 0.9), smoothing=0.0):
+    """Median and band of per-seed curves on a common grid.
+
+    ``curves``: ``{seed: (xs, ys)}``, xs strictly increasing. ``points``: grid size (the seeds' own
+    x values are kept when they all share them and are no more than ``points``). ``min_seeds``:
+    the grid covers only the x range that at least this many seeds reach. ``after_end``: ``"drop"``
+    (a seed that stopped contributes nothing after its last x) or ``"hold"`` (it keeps its last
+    value: loops that stop once solved). ``smoothing``: LossHistory's moving average, applied to
+    each seed first (0: none). Returns ``{"grid", "median", "lower", "upper", "count"}`` as arrays.
+    """
+    if after_end not in ("drop", "hold"):
+        raise ValueError(f"after_end must be 'drop' or 'hold', got {after_end!r}")
+    if not 0 <= band[0] < 0.5 < band[1] <= 1:
+        raise ValueError(f"band must be two quantiles around the median, like (0.1, 0.9), got {band!r}")
+    if not isinstance(curves, dict):
+        raise TypeError("curves must be a dict: seed -> (xs, ys)")
+    if len(curves) < max(2, min_seeds):
+        raise ValueError(f"{len(curves)} seed curve(s); a reference needs at least {max(2, min_seeds)}")
+    series = []
+    for seed, curve in curves.items():
+        xs, ys = (np.asarray(a, dtype=float).ravel() for a in curve)
+        if len(xs) != len(ys) or len(xs) < 2:
+            raise ValueError(f"seed {seed}: {len(xs)} x values and {len(ys)} y values; "
+                             "a curve needs two or more of each, as many x as y")
+        if not (np.isfinite(xs).all() and (np.diff(xs) > 0).all()):
+            raise ValueError(f"seed {seed}: the x values must be finite and strictly increasing")
+        if not np.isfinite(ys).all():
+            first = int(np.flatnonzero(~np.isfinite(ys))[0])
+            raise ValueError(f"seed {seed}: y is {ys[first]} at x={xs[first]:g}; a diverged seed cannot be a reference")
+        series.append((xs, _ema(ys, smoothing) if smoothing else ys))
+
+    starts = sorted(xs[0] for xs, _ in series)
+    ends = sorted((xs[-1] for xs, _ in series), reverse=True)
+    first, last = starts[min_seeds - 1], (ends[0] if after_end == "hold" else ends[min_seeds - 1])
+    if last <= first:
+        raise ValueError(f"fewer than {min_seeds} seeds overlap anywhere on x: no grid to reduce on")
+    shared = all(len(xs) == len(series[0][0]) and np.array_equal(xs, series[0][0]) for xs, _ in series)
+    grid = series[0][0] if shared and len(series[0][0]) <= points else np.linspace(first, last, points)
+
+    values = np.full((len(series), len(grid)), np.nan)
+    for row, (xs, ys) in enumerate(series):
+        reach = xs[-1] if after_end == "drop" else np.inf
+        inside = (grid >= xs[0]) & (grid <= reach)
+        values[row, inside] = np.interp(grid[inside], xs, ys)  # beyond the last x: the last y (hold)
+    count = np.sum(~np.isnan(values), axis=0)
+    if (count < min_seeds).any():
+        x = grid[np.argmax(count < min_seeds)]
+        raise ValueError(f"only {count.min()} seed(s) cover x={x:g}, inside the range that {min_seeds} seeds reach: "
+                         "the seeds' x ranges overlap unevenly")
+    return {
+        "grid": grid,
+        "median": np.nanmedian(values, axis=0),
+        "lower": np.nanquantile(values, band[0], axis=0),
+        "upper": np.nanquantile(values, band[1], axis=0),
+        "count": count,
+    }
+
+
+def _round(values, digits):
+    return [float(f"{v:.{digits}g}") for v in values]
+
+
+def package_versions():
+    """The versions a reference was measured with, read without importing TensorFlow."""
+    versions = {"python": platform.python_version()}
+    for name, dist in (("mitdeeplearning", "introtodeeplearning-tf"), ("tensorflow", "tensorflow"),
+                       ("keras", "keras"), ("numpy", "numpy")):
+        try:
+            versions[name] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def build_reference(loop, profile, curves, *, x_label, x_unit, y_label, y_unit, y_series, settings,
+                    seconds_per_unit, speed_unit, machine, start=None, after_end="drop", smoothing=0.0,
+                    points=100, min_seeds=3, band=(0.1, 0.9), versions=None, date=None):
+    """The reference of ``loop`` at ``profile`` as the JSON-ready dict that ontrack reads.
+
+    ``curves``: ``{seed: (xs, ys)}`` (see :func:`reduce_curves`). ``settings``: the knobs that change
+    the curve, with the values measured (a notebook whose knobs differ gets a "guide only" band).
+    ``y_series``: in words, which series y is (``"LossHistory(0.95) of the loss per step"``).
+    ``start``: the level an untrained model starts from (a loss of ln 10 for ten classes); default the
+    median's first value. ``seconds_per_unit``: the median over seeds of the training seconds per
+    ``speed_unit`` (a step, an epoch, an environment step); None when not measured. ``machine``: the
+    benchmark's machine record (``common.machine_info()``: cores, processor, GPUs).
+    """
+    if loop not in ontrack.LOOPS:
+        raise ValueError(f"unknown loop {loop!r}; the labs' loops are {', '.join(ontrack.LOOPS)}")
+    reduced = reduce_curves(curves, points=points, min_seeds=min_seeds, after_end=after_end, band=band,
+                            smoothing=smoothing)
+    grid = _round(reduced["grid"], 7)
+    if any(b <= a for a, b in zip(grid, grid[1:])):
+        raise ValueError("the grid is too fine to keep 7 significant digits: use fewer points")
+    median = _round(reduced["median"], 5)
+    data = {
+        "format": ontrack.FORMAT,
+        "loop": loop,
+        "profile": profile,
+        "title": ontrack.LOOPS[loop].title,
+        "x": {"label": x_label, "unit": x_unit},
+        "y": {"label": y_label, "unit": y_unit, "better": ontrack.LOOPS[loop].better, "series": y_series,
+              "smoothing_applied": smoothing},
+        "start": float(f"{median[0] if start is None else start:.5g}"),
+        "after_end": after_end,
+        "seeds": [s if isinstance(s, (int, str)) else int(s) for s in curves],
+        "settings": dict(settings),
+        "band": {"lower": band[0], "upper": band[1]},
+        "grid": grid,
+        "median": median,
+        # rounded outwards, so that lower <= median <= upper holds after rounding
+        "lower": [min(a, m) for a, m in zip(_round(reduced["lower"], 5), median)],
+        "upper": [max(a, m) for a, m in zip(_round(reduced["upper"], 5), median)],
+        "count": [int(c) for c in reduced["count"]],
+        "speed": {"unit": speed_unit,
+                  "seconds_per_unit": None if seconds_per_unit is None else float(f"{seconds_per_unit:.4g}")},
+        "versions": package_versions() if versions is None else dict(versions),
+        "machine": dict(machine),
+        "date": date or datetime.date.today().isoformat(),
+    }
+    ontrack.Reference(json.loads(json.dumps(data, allow_nan=False)), source=f"{loop} ({profile}), as built")
+    return data
+
+
+def write_reference(data, directory=None):
+    """Write ``data`` (from :func:`build_reference`) as ``<loop>.<profile>.json``; return its path.
+
+    Refuses to leave the folder's references over :data:`MAX_TOTAL_BYTES` in all.
+    """
+    folder = pathlib.Path(directory) if directory is not None else ontrack.REFERENCE_DIR
+    text = json.dumps(data, indent=1, allow_nan=False) + "\n"
+    ontrack.Reference(json.loads(text), source=f"{data.get('loop')} ({data.get('profile')})")  # what the reader will see
+    path = folder / f"{data['loop']}.{data['profile']}.json"
+    others = sum(p.stat().st_size for p in folder.glob("*.json") if p != path) if folder.is_dir() else 0
+    if others + len(text.encode()) > MAX_TOTAL_BYTES:
+        raise ValueError(f"the references would weigh {others + len(text.encode()):,} bytes in all, over "
+                         f"{MAX_TOTAL_BYTES:,}: use fewer grid points")
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def median_seconds_per_unit(seconds, work):
+    """Median over seeds of ``seconds[i] / work[i]``: the reference's speed."""
+    seconds, work = np.asarray(seconds, dtype=float), np.asarray(work, dtype=float)
+    if seconds.shape != work.shape or seconds.size == 0:
+        raise ValueError(f"{seconds.size} times and {work.size} amounts of work: give one of each per seed")
+    if not (np.isfinite(seconds).all() and (seconds > 0).all() and (work > 0).all()):
+        raise ValueError(f"every seed needs positive seconds and work, got {seconds.tolist()} and {work.tolist()}")
+    return float(np.median(seconds / work))

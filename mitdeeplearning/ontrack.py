@@ -1,0 +1,515 @@
+"""Am I on track? A training loop's measured reference, and a verdict when training ends.
+
+Every training loop in the labs has a *reference*: the solution's curve over several seeds at one
+profile's settings, reduced to a median and a 10-90 % band on a grid. ``make bench`` measures them
+and writes one JSON file per loop and profile into ``mitdeeplearning/assets/reference/`` (the
+format is described in that folder's README). This module reads them and judges a run:
+
+    ref = load_reference("lab3.cartpole", settings=knobs)     # the profile whose settings match best
+    plotter = mdl.util.PeriodicPlotter(5, reference=ref, settings=knobs)   # draws the band
+    ...
+    print(verdict("lab3.cartpole", episodes, smoothed_rewards, ref, settings=knobs, seconds=s, work=steps))
+
+It imports NumPy only (no TensorFlow, no matplotlib).
+"""
+
+import dataclasses
+import json
+import math
+import pathlib
+
+import numpy as np
+
+__all__ = ["LOOPS", "Reference", "ReferenceError", "Verdict", "load_reference", "list_references", "verdict"]
+
+#: Where the shipped references live: ``<loop>.<profile>.json``.
+REFERENCE_DIR = pathlib.Path(__file__).resolve().parent / "assets" / "reference"
+
+FORMAT = 1  # the version of the JSON layout; a reader refuses any other
+
+LABELS = ("on track", "slower than the reference but improving", "not learning", "diverged")
+
+# The verdict's thresholds, in units of the reference's progress: 0 is the start level, 1 the
+# reference's median where it ended.
+NOT_LEARNING_BELOW = 0.2  # a run that got less than 20 % of the way has not learned
+SLACK = 0.05              # a run may end this far below the band's worse edge and still be on track
+IMPROVING_BY = 0.02       # the last quarter must beat the quarter before it by this much
+DIVERGED_BELOW = -0.5     # ending worse than the start by half the reference's progress: a blow-up
+COLLAPSE_FROM = 0.5       # a run that got this far and then fell back under NOT_LEARNING_BELOW collapsed
+
+
+@dataclasses.dataclass(frozen=True)
+class Loop:
+    """What the verdict knows about one training loop besides its measured reference."""
+
+    title: str
+    better: str  # "lower" (a loss) or "higher" (a reward)
+    not_learning: tuple  # the most likely causes, most likely first
+    diverged: tuple
+
+
+#: Every training loop of the labs, by id. The causes name the mistakes that let a run through its
+#: checks and still keep it from learning, most likely first.
+LOOPS = {
+    "lab1.music.loss": Loop(
+        "Lab 1 part 2: the music LSTM's training loss",
+        "lower",
+        (
+            "a loss that stays near ln(vocabulary size), about 4.4, is a uniform guess: the weights are not "
+            "updated (the loss computed outside the GradientTape, or apply_gradients not called) or the loss "
+            "gets probabilities where it expects logits (from_logits)",
+            "a loss that falls a little and then stays flat has learnt only how often each character occurs: "
+            "the targets are not the inputs shifted by one character (y must be x moved one step along the text)",
+            "a learning rate far too small (check the parameters cell)",
+        ),
+        (
+            "the learning rate is too large for an LSTM: lower learning_rate",
+            "the gradient clipping (clip_norm) was removed or set very high: long sequences make the gradients explode",
+        ),
+    ),
+    "lab2.mnist.fc": Loop(
+        "Lab 2 part 1: the fully connected model's training loss",
+        "lower",
+        (
+            "a loss near ln 10, about 2.30, is a guess among ten digits (accuracy near 10 %): the last Dense "
+            "layer has no softmax while the loss expects probabilities, or the images and labels were "
+            "shuffled separately",
+            "the pixels were not scaled to [0, 1] (divide by 255)",
+            "the learning rate is far too small or too large for SGD",
+        ),
+        (
+            "the learning rate is too large for SGD: lower fc_learning_rate",
+            "the pixels were not scaled to [0, 1] (values up to 255 make the first steps huge)",
+        ),
+    ),
+    "lab2.mnist.cnn": Loop(
+        "Lab 2 part 1: the CNN's training loss",
+        "lower",
+        (
+            "a loss near ln 10, about 2.30, is a guess among ten digits (accuracy near 10 %): the last Dense "
+            "layer has no softmax while the loss expects probabilities, or the images and labels were "
+            "shuffled separately",
+            "the pixels were not scaled to [0, 1] (divide by 255)",
+            "the learning rate is far too small or too large for Adam",
+        ),
+        (
+            "the learning rate is too large for Adam: lower cnn_learning_rate",
+            "the pixels were not scaled to [0, 1]",
+        ),
+    ),
+    "lab2.mnist.loop": Loop(
+        "Lab 2 part 1: the hand-written GradientTape loop's loss",
+        "lower",
+        (
+            "a loss near ln 10, about 2.30, is a guess among ten digits: the gradients are not applied to "
+            "model.trainable_variables, or the loss is computed outside the GradientTape",
+            "the labels come from a different batch than the images (index both with the same batch indices)",
+            "the learning rate is far too small for SGD",
+        ),
+        (
+            "the learning rate is too large for SGD: lower loop_learning_rate",
+            "the loss takes the model's softmax output as logits, or logits as probabilities (from_logits)",
+        ),
+    ),
+    "lab2.debias.cnn": Loop(
+        "Lab 2 part 2: the standard face classifier's loss",
+        "lower",
+        (
+            "a loss near ln 2, about 0.69, is a coin flip: the labels do not belong to the images of the batch, "
+            "or the weights are not updated",
+            "a loss that cannot go below about 0.5: the model ends with a sigmoid while "
+            "sigmoid_cross_entropy_with_logits expects logits",
+            "the learning rate is far too small",
+        ),
+        ("the learning rate is too large for Adam: lower learning_rate",),
+    ),
+    "lab2.debias.dbvae": Loop(
+        "Lab 2 part 2: the DB-VAE's loss",
+        "lower",
+        (
+            "the VAE loss is not limited to faces: mask the reconstruction and KL terms with the face label",
+            "the reparameterisation does not sample: z must be mean + exp(0.5 * logvar) * noise",
+            "the weights are not updated (the loss computed outside the GradientTape)",
+        ),
+        (
+            "the KL term has the wrong sign or uses exp(logvar) where it needs logvar: the loss then runs away",
+            "the learning rate is too large for Adam: lower learning_rate",
+        ),
+    ),
+    "lab3.cartpole": Loop(
+        "Lab 3: Cart-Pole reward per episode",
+        "higher",
+        (
+            "a reward flat near 20 (a random policy balances about 20 steps) or falling: the loss's sign; "
+            "REINFORCE minimises -log pi(a|s) * G, and a loss of +log pi * G pushes the policy away from good actions",
+            "the returns are not discounted from the end of the episode backwards, or not normalised",
+            "the actions stored do not belong to the observations stored beside them (the memory is out of step)",
+        ),
+        (
+            "the reward rose and then collapsed: the learning rate is too large (lower cartpole_learning_rate)",
+            "the returns are not normalised (subtract their mean, divide by their standard deviation)",
+        ),
+    ),
+    "lab3.pong": Loop(
+        "Lab 3: Pong points won per game",
+        "higher",
+        (
+            "points won flat near a random agent's (about 0.5 per game) or falling: the advantage's sign "
+            "(minimise -log pi(a|s) * A) or advantages not normalised over the batch",
+            "the discounted return does not restart at every point (the rally), so every action gets the game's outcome",
+            "the observations the agent learns from differ from those it acted on (frame difference, preprocessing)",
+        ),
+        (
+            "the policy collapsed onto one action: the entropy bonus has the wrong sign or is missing",
+            "the learning rate is too large for Adam: lower pong_learning_rate",
+        ),
+    ),
+}
+
+SLOWER_CAUSES = (
+    "a learning rate too small, fewer steps than the reference, a smaller model or data left unshuffled "
+    "all slow a run down: compare the parameters cell with the reference's settings",
+)
+
+
+class ReferenceError(ValueError):
+    """A reference file is missing, malformed, or does not belong to the loop asked for."""
+
+
+def _known_loop(loop):
+    if loop not in LOOPS:
+        raise ReferenceError(f"unknown training loop {loop!r}; the labs' loops are: {', '.join(LOOPS)}")
+    return LOOPS[loop]
+
+
+class Reference:
+    """One loop's measured reference at one profile: a median and a band on a grid of x values.
+
+    ``data`` is the parsed JSON (see the README of ``mitdeeplearning/assets/reference``); it is
+    checked on construction, and anything malformed raises :class:`ReferenceError` naming the field.
+    """
+
+    def __init__(self, data, source="given as a dict"):
+        self.source = str(source)
+        self.data = data
+        where = f"reference {source}"
+
+        def need(condition, message):
+            if not condition:
+                raise ReferenceError(f"{where}: {message}. Regenerate it with `make bench`.")
+
+        need(isinstance(data, dict), f"expected a JSON object, got {type(data).__name__}")
+        need(data.get("format") == FORMAT, f"format {data.get('format')!r}, this reader reads format {FORMAT}")
+        missing = [k for k in ("loop", "profile", "x", "y", "start", "after_end", "seeds", "settings", "band",
+                               "grid", "median", "lower", "upper", "count", "speed", "versions", "machine", "date")
+                   if k not in data]
+        need(not missing, f"missing field(s) {', '.join(missing)}")
+        self.loop = data["loop"]
+        self.profile = data["profile"]
+        need(self.loop in LOOPS, f"unknown loop {self.loop!r}")
+        need(isinstance(self.profile, str) and self.profile, "profile must be a non-empty string")
+        for axis in ("x", "y"):
+            need(isinstance(data[axis], dict) and isinstance(data[axis].get("label"), str)
+                 and isinstance(data[axis].get("unit"), str), f"{axis} needs a label and a unit (strings)")
+        self.better = data["y"].get("better")
+        need(self.better == LOOPS[self.loop].better,
+             f"y.better is {self.better!r}, but {self.loop} is a curve where {LOOPS[self.loop].better} is better")
+        need(data["after_end"] in ("drop", "hold"), f"after_end must be 'drop' or 'hold', got {data['after_end']!r}")
+        need(isinstance(data["seeds"], list) and len(data["seeds"]) >= 2, "seeds must list at least two seeds")
+        need(isinstance(data["settings"], dict), "settings must be an object (knob -> value)")
+        arrays = {}
+        for key in ("grid", "median", "lower", "upper", "count"):
+            value = data[key]
+            need(isinstance(value, list) and len(value) >= 2, f"{key} must be a list of at least two numbers")
+            try:
+                arrays[key] = np.asarray(value, dtype=float)
+            except (TypeError, ValueError):
+                arrays[key] = None
+            need(arrays[key] is not None, f"{key} holds something that is not a number")
+            need(arrays[key].ndim == 1 and np.isfinite(arrays[key]).all(), f"{key} must hold finite numbers only")
+            need(len(arrays[key]) == len(arrays["grid"]),
+                 f"{key} has {len(arrays[key])} values but the grid has {len(arrays['grid'])}")
+        self.grid, self.median, self.lower, self.upper = (arrays[k] for k in ("grid", "median", "lower", "upper"))
+        self.count = arrays["count"].astype(int)
+        need((np.diff(self.grid) > 0).all(), "the grid must be strictly increasing")
+        need((self.lower <= self.median).all() and (self.median <= self.upper).all(),
+             "the band must satisfy lower <= median <= upper at every grid point")
+        need((self.count >= 2).all() and (self.count <= len(data["seeds"])).all(),
+             "count must be between 2 and the number of seeds at every grid point")
+        need(isinstance(data["start"], (int, float)) and math.isfinite(data["start"]), "start must be a finite number")
+        self.start = float(data["start"])
+        need((self.median[-1] - self.start) * (1 if self.better == "higher" else -1) > 0,
+             f"the median ends at {self.median[-1]:.4g}, no better than the start level {self.start:.4g}: "
+             "this reference shows no learning")
+        speed = data["speed"]
+        need(isinstance(speed, dict) and isinstance(speed.get("unit"), str) and "seconds_per_unit" in speed,
+             "speed needs a unit and seconds_per_unit (null when not measured)")
+        spu = speed["seconds_per_unit"]
+        need(spu is None or (isinstance(spu, (int, float)) and spu > 0), "speed.seconds_per_unit must be positive or null")
+        self.seconds_per_unit = None if spu is None else float(spu)
+        self.speed_unit = speed["unit"]
+        self.x_label, self.x_unit = data["x"]["label"], data["x"]["unit"]
+        self.y_label, self.y_unit = data["y"]["label"], data["y"]["unit"]
+        self.after_end = data["after_end"]
+        self.seeds = list(data["seeds"])
+        self.settings = dict(data["settings"])
+
+    def __repr__(self):
+        span = f"{self.x_unit} {self.grid[0]:g} to {self.grid[-1]:g}"
+        return f"<Reference {self.loop} ({self.profile}): {len(self.seeds)} seeds, {span}>"
+
+    def at(self, x):
+        """(lower, median, upper) at ``x``, interpolated on the grid (the end values beyond it)."""
+        return tuple(float(np.interp(x, self.grid, a)) for a in (self.lower, self.median, self.upper))
+
+    def progress(self, y):
+        """How far ``y`` is from the start level toward the median's last value: 0 at the start, 1 there."""
+        sign = 1.0 if self.better == "higher" else -1.0
+        return sign * (np.asarray(y, dtype=float) - self.start) / (sign * (self.median[-1] - self.start))
+
+    def worse_edge(self):
+        """The band's edge on the worse side (upper for a loss, lower for a reward), at every grid point."""
+        return self.upper if self.better == "lower" else self.lower
+
+    def differences(self, settings):
+        """The knobs whose value in ``settings`` differs from the one the reference was measured with.
+
+        Returns ``[(knob, your value, reference value), ...]``. Only the knobs the reference records
+        (those that change the curve) are compared; knobs ``settings`` does not name are not.
+        """
+        if settings is None:
+            return []
+        if not isinstance(settings, dict):
+            raise TypeError(f"settings must be a dict of knob -> value, got {type(settings).__name__}")
+        return [(knob, settings[knob], value) for knob, value in self.settings.items()
+                if knob in settings and not _same_value(settings[knob], value)]
+
+    def legend(self, settings=None):
+        """The one-line legend: ``reference: 5 seeds, default settings`` (``guide only`` when knobs differ)."""
+        guide = " (guide only)" if self.differences(settings) else ""
+        return f"reference{guide}: {len(self.seeds)} seeds, {self.profile} settings"
+
+    def differences_note(self, settings):
+        """``''``, or one line naming the knobs that differ: ``guide only: your lr=0.001 (reference 0.01)``."""
+        differs = self.differences(settings)
+        if not differs:
+            return ""
+        return "guide only, measured with other settings: " + ", ".join(
+            f"your {knob}={_short(mine)} (reference {_short(theirs)})" for knob, mine, theirs in differs)
+
+
+def _same_value(a, b):
+    numbers = (int, float, np.number)
+    if isinstance(a, bool) or isinstance(b, bool) or not (isinstance(a, numbers) and isinstance(b, numbers)):
+        return a == b or str(a) == str(b)
+    return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=0.0)
+
+
+def _short(value):
+    return f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
+
+
+def list_references(directory=None):
+    """The shipped references as ``[(loop, profile), ...]``, sorted."""
+    folder = pathlib.Path(directory) if directory is not None else REFERENCE_DIR
+    found = []
+    for path in sorted(folder.glob("*.json")):
+        loop, _, profile = path.stem.rpartition(".")
+        if loop:
+            found.append((loop, profile))
+    return found
+
+
+def load_reference(loop, profile=None, settings=None, directory=None):
+    """The measured reference of ``loop`` (an id of :data:`LOOPS`) at ``profile``.
+
+    With ``profile=None`` it picks, among the shipped profiles, the one whose settings differ least
+    from ``settings`` (``default`` on a tie or without settings). Raises :class:`ReferenceError`
+    (a ``ValueError``) for an unknown loop, a missing profile or a malformed file, saying which.
+    """
+    _known_loop(loop)
+    folder = pathlib.Path(directory) if directory is not None else REFERENCE_DIR
+    shipped = [p for (name, p) in list_references(folder) if name == loop]
+    if profile is None:
+        if not shipped:
+            raise ReferenceError(
+                f"no reference for {loop} in {folder}: `make bench` measures the references and writes them there")
+        candidates = sorted(shipped, key=lambda p: (p != "default", p))
+        if settings is not None:
+            loaded = {p: load_reference(loop, p, directory=folder) for p in candidates}
+            return min(loaded.values(), key=lambda r: len(r.differences(settings)))  # min keeps the first on a tie
+        profile = candidates[0]
+    path = folder / f"{loop}.{profile}.json"
+    if not path.is_file():
+        have = ", ".join(shipped) if shipped else "none"
+        raise ReferenceError(
+            f"no reference for {loop} at the {profile!r} profile ({path} does not exist; profiles shipped: {have}). "
+            "`make bench` measures the references.")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ReferenceError(f"reference {path} is not valid JSON ({exc}). Regenerate it with `make bench`.") from None
+    reference = Reference(data, source=path)
+    if (reference.loop, reference.profile) != (loop, profile):
+        raise ReferenceError(f"reference {path} holds {reference.loop} ({reference.profile}), not {loop} ({profile})")
+    return reference
+
+
+def as_reference(loop, reference=None, settings=None):
+    """A :class:`Reference` from what a notebook may pass: one, its JSON dict, a profile name, or None."""
+    if isinstance(reference, Reference):
+        found = reference
+    elif isinstance(reference, dict):
+        found = Reference(reference)
+    elif reference is None or isinstance(reference, str):
+        found = load_reference(loop, profile=reference, settings=settings)
+    else:
+        raise TypeError(f"reference must be a Reference, its dict or a profile name, got {type(reference).__name__}")
+    if found.loop != loop:
+        raise ReferenceError(f"the reference given is {found.loop}'s, not {loop}'s")
+    return found
+
+
+@dataclasses.dataclass
+class Verdict:
+    """The judgement of one finished run. ``str()`` is the verdict line, then the likely causes,
+    notes and the speed, one per line; ``label`` is one of :data:`LABELS`."""
+
+    loop: str
+    label: str
+    line: str
+    causes: tuple = ()
+    notes: tuple = ()
+    speed: str = ""
+    progress: float = float("nan")  # 0 at the start level, 1 at the reference's final median
+    final: float = float("nan")
+
+    def __str__(self):
+        lines = [self.line]
+        lines += [f"  likely cause: {c}" for c in self.causes]
+        lines += [f"  note: {n}" for n in self.notes]
+        if self.speed:
+            lines.append(f"  {self.speed}")
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, printer, cycle):  # a cell ending with verdict(...) shows the text
+        printer.text(str(self))
+
+
+def _fmt(y):
+    return f"{y:.3g}" if abs(y) < 1000 else f"{y:,.0f}"
+
+
+def _fmt_x(x):
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:.3g}"
+
+
+def verdict(loop, xs, ys, reference=None, settings=None, seconds=None, work=None):
+    """Judge a finished run of ``loop`` against its reference.
+
+    ``xs``, ``ys``: the run's curve, the same series the plot shows (for a loss, the smoothed
+    ``LossHistory``). ``reference``: a :class:`Reference`, or a profile name, or None to pick the
+    profile matching ``settings`` (the run's knobs; knobs that differ from the reference's are
+    named, and the band becomes a guide). ``seconds``: the training time; ``work``: how many of the
+    reference's speed units the run did (default: the x span, e.g. steps). Returns a :class:`Verdict`.
+
+    The rules, in progress units (0 = the start level, 1 = the reference's median at its end):
+    the run's *final* value is the median of its last tenth, compared with the band where the
+    reference ended. Any NaN/inf, or a final value worse than the start by half the reference's
+    progress, or a fall back under 0.2 after reaching 0.5: *diverged*. Final progress under 0.2:
+    *not learning*. At most 0.05 below the band's worse edge: *on track*. Otherwise, if its last
+    quarter beats the quarter before by 0.02: *slower than the reference but improving*; if not,
+    *not learning* (it stalled).
+    """
+    info = _known_loop(loop)
+    ref = as_reference(loop, reference, settings)
+    xs = np.asarray(xs, dtype=float).ravel()
+    ys = np.asarray(ys, dtype=float).ravel()
+    if len(xs) != len(ys):
+        raise ValueError(f"verdict: {len(xs)} x values but {len(ys)} y values")
+    if len(ys) < 2:
+        raise ValueError(f"verdict: the run has {len(ys)} point(s); it needs at least two to judge")
+    if not np.isfinite(xs).all() or (np.diff(xs) <= 0).any():
+        raise ValueError("verdict: xs must be finite and strictly increasing (steps, episodes or agent steps)")
+
+    unit, what = ref.x_unit, ref.y_label
+    notes = []
+    note = ref.differences_note(settings)
+    if note:
+        notes.append(note)
+    speed = _speed_line(ref, xs, seconds, work)
+
+    def done(label, line, causes=(), progress=float("nan"), final=float("nan")):
+        return Verdict(loop, label, f"Verdict: {label}: {line}", tuple(causes), tuple(notes), speed, progress, final)
+
+    bad = np.flatnonzero(~np.isfinite(ys))
+    if bad.size:
+        return done("diverged", f"the {what} became {ys[bad[0]]} at {unit} {_fmt_x(xs[bad[0]])}", info.diverged)
+
+    k = max(1, math.ceil(len(ys) / 10))
+    final = float(np.median(ys[-k:]))
+    progress = float(ref.progress(final))
+    x_end = xs[-1]
+    lo, med, hi = ref.lower[-1], ref.median[-1], ref.upper[-1]
+    edge = float(ref.worse_edge()[-1])
+    edge_progress = float(ref.progress(edge))
+    rolling = np.array([np.median(ys[i:i + k]) for i in range(len(ys) - k + 1)])
+    peak = float(np.max(ref.progress(rolling)))
+    where = f"{what} {_fmt(final)} at {unit} {_fmt_x(x_end)}"
+    there = (f"the reference ({len(ref.seeds)} seeds) reached {_fmt(med)} at {unit} {_fmt_x(ref.grid[-1])} "
+             f"(band {_fmt(lo)} to {_fmt(hi)})")
+    if edge_progress < 0.3:
+        notes.append(f"at this budget even the reference's slower seeds get only {edge_progress:.0%} of the way "
+                     "from the start level: the verdict is rough")
+    if x_end < 0.95 * ref.grid[-1] and ref.after_end == "drop":
+        ref_then = ref.at(x_end)[1]
+        notes.append(f"your run stopped at {unit} {_fmt_x(x_end)}, the reference went on to {_fmt_x(ref.grid[-1])} "
+                     f"(at {unit} {_fmt_x(x_end)} its median was {_fmt(ref_then)})")
+
+    if progress < DIVERGED_BELOW:
+        return done("diverged", f"{where}, worse than the start level {_fmt(ref.start)}; {there}",
+                    info.diverged, progress, final)
+    if peak >= COLLAPSE_FROM and progress < NOT_LEARNING_BELOW:
+        best = float(rolling[np.argmax(ref.progress(rolling))])
+        return done("diverged", f"the {what} reached {_fmt(best)}, then fell back to {_fmt(final)} at {unit} "
+                    f"{_fmt_x(x_end)}, near the start level {_fmt(ref.start)}", info.diverged, progress, final)
+    if progress < NOT_LEARNING_BELOW:
+        return done("not learning", f"{where}, still near the start level {_fmt(ref.start)}; {there}",
+                    info.not_learning, progress, final)
+    if progress >= edge_progress - SLACK:
+        better_edge = hi if ref.better == "higher" else lo
+        if progress > float(ref.progress(better_edge)):
+            side = "better than the reference's band"
+        elif progress >= edge_progress:
+            side = "inside the reference's band"
+        else:
+            side = "just outside the reference's band, within its margin"
+        return done("on track", f"{where}, {side}; {there}", (), progress, final)
+    q = max(1, len(ys) // 4)
+    last, before = float(np.median(ys[-q:])), float(np.median(ys[-2 * q:-q]))
+    gain = float(ref.progress(last) - ref.progress(before))
+    share = f"{progress:.0%} of the way from the start level {_fmt(ref.start)}; {there}"
+    if gain >= IMPROVING_BY:
+        return done("slower than the reference but improving", f"{where}, {share}", SLOWER_CAUSES, progress, final)
+    return done("not learning", f"{where}, stalled {share}", info.not_learning + SLOWER_CAUSES, progress, final)
+
+
+def _speed_line(ref, xs, seconds, work):
+    if seconds is None:
+        return ""
+    if not (isinstance(seconds, (int, float, np.number)) and seconds > 0 and math.isfinite(seconds)):
+        raise ValueError(f"verdict: seconds must be a positive number, got {seconds!r}")
+    if work is None:
+        spacing = float(np.median(np.diff(xs)))
+        work = xs[-1] - xs[0] + spacing  # steps 0..n-1 are n steps; epochs 1..5 are 5 epochs
+    if not work > 0:
+        raise ValueError(f"verdict: work must be a positive number of {ref.speed_unit}s, got {work!r}")
+    mine = float(seconds) / float(work)
+    if ref.seconds_per_unit is None:
+        return f"speed: {mine:.3g} s per {ref.speed_unit} (the reference's speed was not measured)"
+    ratio = ref.seconds_per_unit / mine
+    machine = ref.data.get("machine", {})
+    on = f" on {machine['cpu_count']} CPU cores" if isinstance(machine, dict) and machine.get("cpu_count") else ""
+    shown = f"{ratio:.2g}" if ratio < 10 else f"{ratio:.0f}"
+    return (f"speed: your machine ran this at {shown}x the reference's speed ({mine:.3g} s per {ref.speed_unit} "
+            f"against {ref.seconds_per_unit:.3g} s{on})")
