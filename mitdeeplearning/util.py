@@ -3,6 +3,8 @@
 Names and arguments follow the 2020/21 course notebooks (``LossHistory``, ``PeriodicPlotter``,
 ``display_model``, ``plot_sample``), reimplemented so that live plots update in place through a
 display handle (tqdm bars and prints in the same cell survive) and do nothing harmful headless.
+A plot can draw a training loop's measured reference behind the curve; ``verdict`` and
+``load_reference`` (from ``mitdeeplearning.ontrack``) judge a finished run against it.
 """
 
 import importlib.metadata
@@ -11,9 +13,14 @@ import time
 
 import numpy as np
 
+from . import ontrack
+from .ontrack import load_reference, verdict
+
 __all__ = [
     "LossHistory",
     "PeriodicPlotter",
+    "load_reference",
+    "verdict",
     "display_model",
     "plot_sample",
     "print_environment",
@@ -84,20 +91,40 @@ class PeriodicPlotter:
     """A line plot that redraws in place at most every ``sec`` seconds.
 
     ``plot(data)`` takes a list of numbers, or a dict mapping a label to a list for several
-    lines. Call ``finish()`` (or use the plotter as a context manager) to draw the final state,
-    whatever the throttle says. Outside a notebook nothing is drawn; the data is kept.
+    lines; ``plot(data, x=...)`` gives their x values (one list for all lines, or a dict like
+    ``data``), else x counts 0, 1, 2, ... Call ``finish()`` (or use the plotter as a context
+    manager) to draw the final state, whatever the throttle says. Outside a notebook nothing is
+    drawn; the data is kept, and ``save(path)`` or ``render_png()`` draw it.
     ``scale`` may be ``"semilogy"``/``"log"`` for a logarithmic y axis.
+
+    ``reference``: a training loop's measured reference (a loop id such as ``"lab3.cartpole"``, or
+    a :class:`mitdeeplearning.ontrack.Reference`). Its median and 10-90 % band are drawn behind the
+    curves, labelled ``reference: 5 seeds, default settings``. ``settings``: the run's knobs; when
+    one that changes the curve differs from the reference's, the band is drawn lighter and dashed,
+    as a guide only, and the title names the knobs. The band's artists carry the gids
+    ``mdl-reference-band`` and ``mdl-reference-median``; the PNG carries the legend line in its
+    text chunk ``mdl-reference`` (and ``mdl-reference-note``), where a browser test can read it.
     """
 
-    def __init__(self, sec, xlabel="", ylabel="", scale=None, title=None):
+    def __init__(self, sec, xlabel="", ylabel="", scale=None, title=None, reference=None, settings=None):
         self.sec = sec
         self.xlabel = xlabel
         self.ylabel = ylabel
         self.scale = scale
         self.title = title
+        self.settings = settings
+        self.reference = None
+        if reference is not None:
+            if isinstance(reference, str):
+                reference = ontrack.load_reference(reference, settings=settings)
+            elif not isinstance(reference, ontrack.Reference):
+                raise TypeError(f"reference must be a loop id or an ontrack.Reference, got {type(reference).__name__}")
+            reference.differences(settings)  # a settings value that is not a dict fails here, not mid-training
+            self.reference = reference
         self._last_draw = -float("inf")
         self._handle = None
         self._data = None
+        self._x = None
         self.draws = 0
 
     def __enter__(self):
@@ -107,8 +134,11 @@ class PeriodicPlotter:
         self.finish()
         return False
 
-    def plot(self, data):
+    def plot(self, data, x=None):
+        if x is not None:
+            _check_x(data, x)
         self._data = data
+        self._x = x
         if time.time() - self._last_draw >= self.sec:
             self._draw()
 
@@ -116,17 +146,24 @@ class PeriodicPlotter:
         if self._data is not None:
             self._draw()
 
-    def render_png(self):
-        """The current plot as PNG bytes (also what the notebook shows)."""
+    def figure(self):
+        """The current plot as a matplotlib ``Figure`` (built without pyplot: no window, no global state)."""
         from matplotlib.figure import Figure
 
         fig = Figure(figsize=(6, 3.2), dpi=90)
         ax = fig.add_subplot()
-        series = self._data if isinstance(self._data, dict) else {None: self._data}
-        for label, values in series.items():
-            values = np.asarray(values, dtype=float).ravel()
-            ax.plot(np.arange(len(values)), values, label=label)
-        if isinstance(self._data, dict):
+        if self.reference is not None:
+            self._draw_reference(ax)
+        if self._data is not None:
+            series = self._data if isinstance(self._data, dict) else {None: self._data}
+            for label, values in series.items():
+                values = np.asarray(values, dtype=float).ravel()
+                x = self._x[label] if isinstance(self._x, dict) else self._x
+                x = np.arange(len(values)) if x is None else np.asarray(x, dtype=float).ravel()
+                if label is None and self.reference is not None:
+                    label = "your run"
+                ax.plot(x, values, label=label, zorder=3)
+        if isinstance(self._data, dict) or self.reference is not None:
             ax.legend(loc="best")
         if self.scale in ("semilogy", "log"):
             ax.set_yscale("log")
@@ -134,13 +171,76 @@ class PeriodicPlotter:
             ax.set_xscale("log")
         ax.set_xlabel(self.xlabel)
         ax.set_ylabel(self.ylabel)
-        if self.title:
+        note = self.reference.differences_note(self.settings) if self.reference is not None else ""
+        if note:
+            import textwrap
+
+            ax.set_title("\n".join(filter(None, [self.title] + textwrap.wrap(note, 90))), fontsize=8)
+        elif self.title:
             ax.set_title(self.title)
         ax.grid(alpha=0.3)
         fig.tight_layout()
+        return fig
+
+    def _draw_reference(self, ax):
+        ref = self.reference
+        guide = bool(ref.differences(self.settings))
+        band = ax.fill_between(ref.grid, ref.lower, ref.upper, color="0.5", alpha=0.12 if guide else 0.3,
+                               linewidth=0, label=ref.legend(self.settings), zorder=1)
+        band.set_gid("mdl-reference-band")
+        (median,) = ax.plot(ref.grid, ref.median, color="0.35", linewidth=1.0, linestyle="--" if guide else "-",
+                            label="_reference median", zorder=2)  # "_": not a second legend line
+        median.set_gid("mdl-reference-median")
+
+    def _png_metadata(self):
+        if self.reference is None:
+            return {}
+        text = {"mdl-reference": self.reference.legend(self.settings),
+                "mdl-reference-note": self.reference.differences_note(self.settings)}
+        return {key: value.encode("latin-1", "replace").decode("latin-1") for key, value in text.items()}
+
+    def render_png(self):
+        """The current plot as PNG bytes (also what the notebook shows)."""
         buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
+        self.figure().savefig(buffer, format="png", metadata=self._png_metadata())
         return buffer.getvalue()
+
+    def save(self, path):
+        """Write the current plot to ``path`` (PNG, SVG, PDF: by its suffix); works headless."""
+        import pathlib
+
+        path = pathlib.Path(path)
+        if path.suffix.lower() == ".png":
+            path.write_bytes(self.render_png())
+        else:
+            self.figure().savefig(path)
+        return path
+
+    def fit_callback(self, metric="loss"):
+        """A Keras callback for ``model.fit(..., callbacks=[plotter.fit_callback()])``.
+
+        After every epoch it appends fit's ``metric`` to its ``values`` and plots them against the
+        epoch number (1, 2, ...); at the end of training it draws the final state.
+        """
+        import keras
+
+        plotter = self
+
+        class PlotEpochs(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.values = []
+
+            def on_epoch_end(self, epoch, logs=None):
+                if not logs or metric not in logs:
+                    raise KeyError(f"fit reported no {metric!r} after epoch {epoch + 1}; it reported {sorted(logs or {})}")
+                self.values.append(float(logs[metric]))
+                plotter.plot(self.values, x=list(range(1, len(self.values) + 1)))
+
+            def on_train_end(self, logs=None):
+                plotter.finish()
+
+        return PlotEpochs()
 
     def _draw(self):
         self._last_draw = time.time()
@@ -154,6 +254,18 @@ class PeriodicPlotter:
         else:
             self._handle.update(image)
         self.draws += 1
+
+
+def _check_x(data, x):
+    """Refuse x values that do not pair with the data: a mismatch would otherwise show only when drawn."""
+    if isinstance(data, dict):
+        for label, values in data.items():
+            xs = x.get(label) if isinstance(x, dict) else x
+            if xs is None or len(xs) != len(values):
+                raise ValueError(f"plot: {len(values)} values for {label!r} but "
+                                 f"{'no' if xs is None else len(xs)} x values")
+    elif isinstance(x, dict) or len(x) != len(data):
+        raise ValueError(f"plot: {len(data)} values but {'a dict of' if isinstance(x, dict) else len(x)} x values")
 
 
 def display_model(model, **kwargs):
