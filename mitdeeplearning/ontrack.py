@@ -55,7 +55,7 @@ LOOPS = {
         "Lab 1 part 2: the music LSTM's training loss",
         "lower",
         (
-            "a loss that stays near ln(vocabulary size), about 4.4, is a uniform guess: the weights are not "
+            "a loss that stays near ln(vocabulary size), about 4.5, is a uniform guess: the weights are not "
             "updated (the loss computed outside the GradientTape, or apply_gradients not called) or the loss "
             "gets probabilities where it expects logits (from_logits)",
             "a loss that falls a little and then stays flat has learnt only how often each character occurs: "
