@@ -163,18 +163,40 @@ def pyplot():
     return plt
 
 
-def mean_se(values, scale=100.0, digits=1, sign=False):
-    """``mean ± SE`` of ``scale * values``: the standard error over seeds, SD / sqrt(n), what every section reports.
+#: The pass/fail targets of the benchmarks, in one place: the benchmarks judge their results with
+#: them and the report's sections print them. Gaps and accuracy differences are in percentage points.
+TARGETS = {
+    "lab2_debias": {
+        "cnn_gap_min": 10.0,           # the standard CNN's lighter - darker gap, mean over seeds
+        "gap_cut_min": 50.0,           # % of the CNN's gap that a DB-VAE removes
+        "accuracy_drop_max": 1.0,      # a DB-VAE's accuracy may fall this far below the CNN's
+        "lesson_seeds_share_min": 0.9,  # share of seeds on which one run shows the lesson
+    },
+}
 
-    One value has no spread: then the mean alone.
+
+def mean_se(values):
+    """``{"mean", "se"}`` of ``values`` over seeds; ``se`` is the standard error, SD / sqrt(n).
+
+    ``None`` entries (a run that measured nothing) are left out. One value has no spread: ``se`` is
+    None; no value at all gives ``{"mean": None, "se": None}``.
     """
     import numpy as np
 
-    v = scale * np.asarray(values, dtype=float)
-    fmt = f"{'+' if sign else ''}.{digits}f"
-    if len(v) < 2:
-        return f"{v.mean():{fmt}}"
-    return f"{v.mean():{fmt}} ± {v.std(ddof=1) / np.sqrt(len(v)):.{digits}f}"
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    if len(v) == 0:
+        return {"mean": None, "se": None}
+    se = float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else None
+    return {"mean": float(v.mean()), "se": se}
+
+
+def format_mean_se(summary, scale=1.0, digits=1, sign=False):
+    """``"mean ± se"`` of a :func:`mean_se` result, both times ``scale``; the mean alone without a
+    spread, ``"n/a"`` without a mean."""
+    if summary["mean"] is None:
+        return "n/a"
+    mean = f"{scale * summary['mean']:{'+' if sign else ''}.{digits}f}"
+    return mean if summary["se"] is None else f"{mean} ± {scale * summary['se']:.{digits}f}"
 
 
 def stamp(section):
