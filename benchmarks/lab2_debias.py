@@ -3,9 +3,10 @@
 It measures the solution notebook's own code: the cells of
 ``lab2/solutions/Part2_Debiasing_Solution.ipynb`` tagged ``reference`` (data, training loops, VAE
 loss, DB-VAE, resampling probabilities), loaded with ``mdl_tools.notebook_code`` and the notebook's
-parameters cell, overridden only where an option says so. For each seed, at the notebook's
-``default`` budget (same data, batch, steps, learning rate), it trains and evaluates on the
-balanced synthetic test set:
+parameters cell, overridden only where an option says so. It calls the notebook's functions as the
+notebook does, handing them the notebook's ``settings`` (one per density estimator). For each seed,
+at the notebook's ``default`` budget (same data, batch, steps, learning rate), it trains and
+evaluates on the balanced synthetic test set:
 
 * ``cnn``        the standard classifier, uniform sampling;
 * ``vae``        the DB-VAE architecture with uniform sampling (the ablation);
@@ -21,7 +22,7 @@ lighter-minus-darker gap, accuracy, the darker groups' recall and (for the resam
 faces' share of the face draws; then per model the mean ± standard error over seeds, the lab's
 four targets, and how often the lesson holds in a single run: on how many seeds the notebook's
 DB-VAE (``dbvae_pca1``) has a smaller gap than the standard CNN, and the CNN's own gap is at least
-10 points. By default it measures :data:`FRESH_SEEDS` (100-119), seeds never used to tune anything.
+:data:`LESSON` ``["cnn_gap_min"]`` points. By default it measures :data:`FRESH_SEEDS` (100-119), seeds never used to tune anything.
 
 A seed means a result: like the notebook's reproducibility cell, the benchmark fixes TensorFlow's
 threads per operation (the notebook's ``cpu_threads``) and turns on op determinism, and
@@ -42,8 +43,8 @@ Two entry points:
 """
 
 import argparse
+import dataclasses
 import json
-import math
 import os
 import pathlib
 import platform
@@ -54,6 +55,8 @@ os.environ.setdefault("TQDM_DISABLE", "1")  # the notebook's progress bars; run(
 
 import numpy as np  # noqa: E402
 
+from mdl_tools.bench.common import TARGETS, format_mean_se, mean_se  # noqa: E402
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "lab2" / "solutions" / "Part2_Debiasing_Solution.ipynb"
 #: the per-seed gaps the notebook's results cell shows its reader (written by ``--write-reference``)
@@ -61,8 +64,10 @@ REFERENCE = ROOT / "mitdeeplearning" / "assets" / "lab2_debias_seeds.json"
 
 #: the report's seeds: fresh, never used to choose a setting
 FRESH_SEEDS = list(range(100, 120))
+#: the lab's targets (mdl_tools.bench.common.TARGETS, their one home)
+TARGET = TARGETS["lab2_debias"]
 #: the notebook's DB-VAE (density_components = 1) and the model it must beat
-LESSON = {"dbvae": "dbvae_pca1", "cnn": "cnn", "cnn_gap_min": 10.0}
+LESSON = {"dbvae": "dbvae_pca1", "cnn": "cnn", "cnn_gap_min": TARGET["cnn_gap_min"]}
 
 #: what each model name means: "classifier" = the standard CNN, "dbvae" = the DB-VAE architecture
 MODELS = {
@@ -71,7 +76,7 @@ MODELS = {
     "dbvae": {"kind": "dbvae", "debias": True, "n_components": None, "label": "DB-VAE, histogram (course: max over dims)"},
     "dbvae_pca1": {"kind": "dbvae", "debias": True, "n_components": 1,
                    "label": "DB-VAE, histogram on 1st principal direction"},
-    "oracle": {"kind": "classifier", "oracle": True, "label": "oracle CNN (50 % darker, labels)"},
+    "oracle": {"kind": "classifier", "oracle": True, "label": "oracle CNN (darker faces get oracle_share, labels)"},
 }
 DEFAULT_MODELS = ("cnn", "vae", "dbvae", "dbvae_pca1", "oracle")
 
@@ -101,17 +106,6 @@ DATA_PARAMETERS = {
 #: ``run(quick=True)``: the same code paths on tiny data, for plumbing tests (< 2 minutes)
 QUICK = {"seeds": 2, "steps": 20, "warmup_steps": 6, "resample_every": 7,
          "n_train_faces": 600, "n_train_nonfaces": 600, "n_test_per_group": 25}
-
-TARGETS = {"cnn_gap_min": 10.0, "gap_cut_min": 50.0, "accuracy_drop_max": 1.0}
-
-
-def _mean_se(values):
-    v = np.asarray([x for x in values if x is not None], dtype=float)
-    if len(v) == 0:
-        return {"mean": None, "se": None}
-    se = float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else None
-    return {"mean": float(v.mean()), "se": se}
-
 
 def _seed_list(seeds, default):
     if seeds is None:
@@ -148,19 +142,6 @@ def _settings(module, models):
     settings["data"] = {k: getattr(module, name) for k, name in DATA_PARAMETERS.items()}
     settings["models"] = models
     return settings
-
-
-def _notebook_parameter(name):
-    """A value of the notebook's parameters cell, read before anything runs TensorFlow."""
-    import nbformat
-
-    import mitdeeplearning
-
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    namespace = {"mdl": mitdeeplearning}
-    exec(cell.source, namespace)  # noqa: S102  (the course's own notebook)
-    return namespace[name]
 
 
 def _make_reproducible(cpu_threads, seed):
@@ -200,6 +181,7 @@ def _lesson(models):
     n = len(per_seed)
     count = {k: sum(s[k] for s in per_seed) for k in ("dbvae_smaller", "cnn_biased", "holds")}
     return {"dbvae": LESSON["dbvae"], "cnn_gap_min": LESSON["cnn_gap_min"], "seeds": n, "per_seed": per_seed,
+            "target_share": TARGET["lesson_seeds_share_min"],
             **{k: {"count": v, "share": v / n if n else None} for k, v in count.items()}}
 
 
@@ -223,26 +205,26 @@ def _verdicts(models):
     out = {}
     runs = {name: m["runs"] for name, m in models.items()}
     if "cnn" in runs:
-        cnn_gap = _mean_se([r["gap"] for r in runs["cnn"]])
-        out["cnn_gap"] = {"value": cnn_gap["mean"], "se": cnn_gap["se"], "target": f">= {TARGETS['cnn_gap_min']:g} points",
-                          "met": cnn_gap["mean"] is not None and cnn_gap["mean"] >= TARGETS["cnn_gap_min"]}
+        cnn_gap = mean_se([r["gap"] for r in runs["cnn"]])
+        out["cnn_gap"] = {"value": cnn_gap["mean"], "se": cnn_gap["se"], "target": f">= {TARGET['cnn_gap_min']:g} points",
+                          "met": cnn_gap["mean"] is not None and cnn_gap["mean"] >= TARGET["cnn_gap_min"]}
     for name in [m for m in runs if m.startswith("dbvae")]:
         v = {}
         if "cnn" in runs:
-            cnn_gap = _mean_se([r["gap"] for r in runs["cnn"]])["mean"]
-            gap = _mean_se([r["gap"] for r in runs[name]])["mean"]
+            cnn_gap = mean_se([r["gap"] for r in runs["cnn"]])["mean"]
+            gap = mean_se([r["gap"] for r in runs[name]])["mean"]
             cut = 100.0 * (1.0 - gap / cnn_gap) if cnn_gap and cnn_gap > 0 else None
-            v["gap_cut"] = {"value": cut, "target": f">= {TARGETS['gap_cut_min']:g} %",
-                            "met": cut is not None and cut >= TARGETS["gap_cut_min"],
+            v["gap_cut"] = {"value": cut, "target": f">= {TARGET['gap_cut_min']:g} %",
+                            "met": cut is not None and cut >= TARGET["gap_cut_min"],
                             "note": None if cut is not None else "the CNN has no positive gap to cut"}
             pairs = _paired(runs["cnn"], runs[name])
-            acc = _mean_se([100.0 * (r["accuracy"] - c["accuracy"]) for c, r in pairs])
+            acc = mean_se([100.0 * (r["accuracy"] - c["accuracy"]) for c, r in pairs])
             v["accuracy_vs_cnn"] = {"value": acc["mean"], "se": acc["se"],
-                                    "target": f">= -{TARGETS['accuracy_drop_max']:g} points",
-                                    "met": acc["mean"] is not None and acc["mean"] >= -TARGETS["accuracy_drop_max"]}
+                                    "target": f">= -{TARGET['accuracy_drop_max']:g} points",
+                                    "met": acc["mean"] is not None and acc["mean"] >= -TARGET["accuracy_drop_max"]}
         if "vae" in runs:
             pairs = _paired(runs["vae"], runs[name])
-            diff = _mean_se([100.0 * (r["darker_recall"] - u["darker_recall"]) for u, r in pairs])
+            diff = mean_se([100.0 * (r["darker_recall"] - u["darker_recall"]) for u, r in pairs])
             v["darker_recall_vs_uniform_vae"] = {
                 "value": diff["mean"], "se": diff["se"], "target": "> 1 standard error (paired over seeds)",
                 "met": diff["mean"] is not None and diff["se"] is not None and diff["mean"] > diff["se"]}
@@ -301,7 +283,9 @@ def run(quick=False, seeds=None, **options):
     seed_list = _seed_list(seeds, QUICK["seeds"] if quick else FRESH_SEEDS)
 
     start = time.perf_counter()
-    cpu_threads = overrides.get("cpu_threads", _notebook_parameter("cpu_threads"))
+    from mdl_tools import notebook_code
+
+    cpu_threads = notebook_code.parameters(NOTEBOOK, overrides)["cpu_threads"]
     determinism_was_on = _make_reproducible(cpu_threads, seed_list[0])
     try:
         results = _run(quick, seed_list, model_names, overrides, reproduce, verbose)
@@ -314,32 +298,32 @@ def run(quick=False, seeds=None, **options):
     return results
 
 
-def _train_and_evaluate(name, seed, notebooks, nb, darker):
+def _train_and_evaluate(name, seed, code):
     """One model of one seed, trained and evaluated with the notebook's code: a dict of its numbers."""
     from mitdeeplearning import lab2
 
-    spec = MODELS[name]
-    code = notebooks[spec.get("n_components", 1)] if spec["kind"] == "dbvae" else nb
-    code.reseed(seed)  # as the notebook does before each model
+    spec, darker, steps = MODELS[name], code.train_darker, code.settings.steps
+    code.reseed(seed, code.loader)  # as the notebook does before each model
     t0 = time.perf_counter()
     load = os.getloadavg()[0]
     if spec["kind"] == "classifier":
         model = lab2.make_standard_classifier()
         p = lab2.oracle_probabilities(darker, code.oracle_share) if spec.get("oracle") else None
-        code.train_classifier(model, code.train_steps, p_pos=p, title=name)
+        code.train_classifier(model, code.loader, code.settings, p_pos=p, title=name)
         predict = (lambda m: lambda x: m(x, training=False))(model)
         share = float(p[darker].sum()) if p is not None else float(darker.mean())
     else:
+        settings = dataclasses.replace(code.settings, density_components=spec.get("n_components", 1))
         model = code.DB_VAE(code.latent_dim)
-        _, history = code.train_dbvae(model, code.train_steps, debias=spec["debias"], title=name)
+        _, history = code.train_dbvae(model, code.loader, settings, debias=spec["debias"], title=name)
         predict = model.predict
         # share of the face draws over the whole run: uniform during the warm-up
         uniform = float(darker.mean())
         shares = [float(p[darker].sum()) for _, p in history]
-        bounds = [s for s, _ in history] + [code.train_steps]
-        weighted = uniform * (bounds[0] if history else code.train_steps)
+        bounds = [s for s, _ in history] + [steps]
+        weighted = uniform * (bounds[0] if history else steps)
         weighted += sum(sh * (b1 - b0) for sh, b0, b1 in zip(shares, bounds[:-1], bounds[1:]))
-        share = weighted / code.train_steps
+        share = weighted / steps
     r = lab2.evaluate_groups(predict, code.test_images, code.test_labels, code.test_groups)
     return {
         "seed": seed,
@@ -363,12 +347,7 @@ def _run(quick, seed_list, model_names, overrides, reproduce, verbose):
     from mitdeeplearning import faces
 
     start = time.perf_counter()
-    # one load of the notebook's code per density estimator (density_components is bound when the
-    # notebook's train_dbvae runs, the other parameters when its cells are defined)
-    components = {MODELS[m].get("n_components", 1) for m in model_names if MODELS[m]["kind"] == "dbvae"} or {1}
-    notebooks = {n: notebook_code.load(NOTEBOOK, parameters={**overrides, "density_components": n, "compile_steps": True})
-                 for n in sorted(components, key=str)}
-    nb = next(iter(notebooks.values()))
+    nb = notebook_code.load(NOTEBOOK, parameters={**overrides, "compile_steps": True})
     settings = _settings(nb, model_names)
     settings["seeds"], settings["quick"] = seed_list, bool(quick)
     settings["machine"] = {"cpu_threads_per_op": tf.config.threading.get_intra_op_parallelism_threads(),
@@ -382,7 +361,7 @@ def _run(quick, seed_list, model_names, overrides, reproduce, verbose):
     models = {name: {"label": MODELS[name]["label"], "runs": []} for name in model_names}
     for seed in seed_list:
         for name in model_names:
-            entry = _train_and_evaluate(name, seed, notebooks, nb, darker)
+            entry = _train_and_evaluate(name, seed, nb)
             models[name]["runs"].append(entry)
             _log(verbose, f"seed {seed} {name:>10}: recall {' '.join(f'{100 * v:5.1f}' for v in entry['recall'])} "
                           f"| gap {entry['gap']:+5.1f} | acc {100 * entry['accuracy']:.1f} "
@@ -396,7 +375,7 @@ def _run(quick, seed_list, model_names, overrides, reproduce, verbose):
         again = [n for n in (LESSON["cnn"], LESSON["dbvae"]) if n in model_names] or model_names[:1]
         differences = {}
         for name in again:
-            first, second = models[name]["runs"][0], _train_and_evaluate(name, seed, notebooks, nb, darker)
+            first, second = models[name]["runs"][0], _train_and_evaluate(name, seed, nb)
             for key in ("recall", "probability", "gap", "accuracy", "nonface_accuracy", "darker_share"):
                 if first[key] != second[key]:
                     differences[f"{name}.{key}"] = [first[key], second[key]]
@@ -404,10 +383,9 @@ def _run(quick, seed_list, model_names, overrides, reproduce, verbose):
 
     for m in models.values():
         keys = ("gap", "accuracy", "nonface_accuracy", "darker_recall", "darker_share", "seconds")
-        m["summary"] = {k: _mean_se([r[k] for r in m["runs"]]) for k in keys}
-        m["summary"]["recall"] = [_mean_se([r["recall"][g] for r in m["runs"]]) for g in range(len(faces.GROUPS))]
-    for code in notebooks.values():
-        code.loader.close()
+        m["summary"] = {k: mean_se([r[k] for r in m["runs"]]) for k in keys}
+        m["summary"]["recall"] = [mean_se([r["recall"][g] for r in m["runs"]]) for g in range(len(faces.GROUPS))]
+    nb.loader.close()
     return {
         "benchmark": "lab2_debias",
         "notebook": str(NOTEBOOK.relative_to(NOTEBOOK.parents[2])),
@@ -459,21 +437,14 @@ def write_reference(results, path=REFERENCE):
     return path
 
 
-def _fmt(ms, scale=1.0, sign=False, digits=1):
-    if ms["mean"] is None:
-        return "n/a"
-    mean = f"{scale * ms['mean']:{'+' if sign else ''}.{digits}f}"
-    return mean if ms["se"] is None else f"{mean} ± {scale * ms['se']:.{digits}f}"
-
-
 def report(results):
     """Print ``run()``'s results as the command line shows them."""
     n = len(results["settings"]["seeds"])
     print(f"\nover {n} seeds {results['settings']['seeds']} (mean ± standard error):")
     for name, m in results["models"].items():
         s = m["summary"]
-        print(f"  {name:>10}: gap {_fmt(s['gap'], sign=True)} | darker recall {_fmt(s['darker_recall'], 100)} "
-              f"| accuracy {_fmt(s['accuracy'], 100)} | darker share {_fmt(s['darker_share'], 100)} % "
+        print(f"  {name:>10}: gap {format_mean_se(s['gap'], sign=True)} | darker recall {format_mean_se(s['darker_recall'], 100)} "
+              f"| accuracy {format_mean_se(s['accuracy'], 100)} | darker share {format_mean_se(s['darker_share'], 100)} % "
               f"| {s['seconds']['mean']:.0f} s/run")
     t = results["targets"]
     if not t:
@@ -481,14 +452,15 @@ def report(results):
     print("\ntargets of the lab:")
     if "cnn_gap" in t:
         c = t["cnn_gap"]
-        print(f"  CNN gap ≥ 10 points: {c['value']:+.1f} -> {'met' if c['met'] else 'NOT met'}")
+        print(f"  CNN gap {c['target']}: {c['value']:+.1f} -> {'met' if c['met'] else 'NOT met'}")
     for name, v in t.items():
         if name == "cnn_gap":
             continue
         parts = []
         if "gap_cut" in v:
             cut = v["gap_cut"]["value"]
-            parts.append(f"gap cut {'n/a' if cut is None else f'{cut:.0f} %'} (target ≥ 50: {'met' if v['gap_cut']['met'] else 'NOT met'})")
+            parts.append(f"gap cut {'n/a' if cut is None else f'{cut:.0f} %'} (target {v['gap_cut']['target']}: "
+                         f"{'met' if v['gap_cut']['met'] else 'NOT met'})")
         if "darker_recall_vs_uniform_vae" in v:
             d = v["darker_recall_vs_uniform_vae"]
             se = "n/a" if d["se"] is None else f"{d['se']:.1f}"
@@ -496,7 +468,7 @@ def report(results):
                          f"({'beats' if d['met'] else 'does not beat'} it by more than 1 SE)")
         if "accuracy_vs_cnn" in v:
             a = v["accuracy_vs_cnn"]
-            parts.append(f"accuracy vs CNN {a['value']:+.1f} points (target ≥ -1: {'met' if a['met'] else 'NOT met'})")
+            parts.append(f"accuracy vs CNN {a['value']:+.1f} points (target {a['target']}: {'met' if a['met'] else 'NOT met'})")
         print(f"  {name}: " + " | ".join(parts))
     lesson = results.get("lesson")
     if lesson and lesson["seeds"]:

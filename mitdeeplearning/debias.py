@@ -1,5 +1,5 @@
 """The given pieces of lab 2, part 2: the face classifier and decoder architectures, oracle
-resampling, and the per-group evaluation.
+resampling, and the per-group evaluation (the spread over seeds is in :mod:`.seed_spread`).
 
 What the notebook's TODOs ask for (the VAE loss, the reparameterisation, the DB-VAE loss and
 model, the resampling probabilities, the training loop) is not here: the solution notebook is the
@@ -7,15 +7,11 @@ one source of that code, and benchmarks and tests load it from there (its cells 
 ``reference``, through ``mdl_tools.notebook_code``).
 
 Names and meanings used throughout (text and code): ``z_mean`` is μ, ``z_logvar`` is **log σ²**
-(the log of the variance, not of the standard deviation).
+(the log of the variance, not of the standard deviation). Keras and TensorFlow are imported by the
+functions that use them.
 """
 
-import json
-import pathlib
-
 import numpy as np
-import keras
-import tensorflow as tf
 
 from . import faces
 
@@ -26,16 +22,7 @@ __all__ = [
     "oracle_probabilities",
     "predict_logits",
     "evaluate_groups",
-    "SEED_SPREAD",
-    "load_seed_spread",
-    "seed_spread_model",
-    "place_among_seeds",
-    "plot_seed_spread",
 ]
-
-#: the benchmark's per-seed results at the notebook's default settings
-#: (``benchmarks/lab2_debias.py --write-reference`` writes it)
-SEED_SPREAD = pathlib.Path(__file__).with_name("assets") / "lab2_debias_seeds.json"
 
 # BatchNorm with Keras' default momentum (0.99) lags behind the weights for a few hundred steps,
 # so eval-mode predictions are far worse than training ones; 0.9 keeps them in step.
@@ -47,6 +34,7 @@ def make_standard_classifier(n_outputs=1, n_filters=12):
 
     Input (batch, 64, 64, 3) float in [0, 1]; output (batch, n_outputs) logits.
     """
+    import keras
 
     def conv(filters, size):
         return [
@@ -70,6 +58,8 @@ def make_standard_classifier(n_outputs=1, n_filters=12):
 
 def make_face_decoder(latent_dim, n_filters=12):
     """Mirror of the classifier: latent (batch, latent_dim) -> image (batch, 64, 64, 3) in [0, 1]."""
+    import keras
+
     return keras.Sequential(
         [
             keras.Input((latent_dim,)),
@@ -100,6 +90,8 @@ def oracle_probabilities(darker, share=0.5):
 
 def predict_logits(predict, images, batch_size=256):
     """Face logits for ``images`` via ``predict(batch) -> (batch, 1)`` logits, as a NumPy vector."""
+    import tensorflow as tf
+
     out = [np.asarray(predict(tf.constant(images[i:i + batch_size]))).reshape(-1) for i in range(0, len(images), batch_size)]
     return np.concatenate(out)
 
@@ -126,84 +118,3 @@ def evaluate_groups(predict, images, labels, groups, threshold=0.0):
     gap = 100.0 * (np.mean(recall[:2]) - np.mean(recall[2:]))
     return {"recall": recall, "probability": probability, "nonface_accuracy": nonface_accuracy,
             "accuracy": accuracy, "gap": float(gap)}
-
-
-# ----------------------------------------------------------------------------- one run among many
-
-
-def load_seed_spread(path=SEED_SPREAD):
-    """The benchmark's runs of the debiasing notebook, one per seed, as a dict.
-
-    ``parameters`` holds the notebook parameters it ran with; ``models`` maps the benchmark's model
-    names (``cnn``, ``vae``, ``dbvae``, ``dbvae_pca1``, ``oracle``) to a ``label`` and ``runs``,
-    one dict per seed with ``seed``, ``gap`` (points), ``recall`` and ``accuracy``.
-    """
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} is missing: it ships with the package. In a checkout, write it with "
-            f"`python benchmarks/lab2_debias.py --write-reference`."
-        )
-    spread = json.loads(path.read_text())
-    for key in ("parameters", "models"):
-        if key not in spread:
-            raise ValueError(f"{path} has no {key!r}: write it again with `python benchmarks/lab2_debias.py --write-reference`")
-    return spread
-
-
-def seed_spread_model(name, density_components=1):
-    """The benchmark's name for a model of the notebook (``"DB-VAE"`` depends on ``density_components``)."""
-    names = {"standard CNN": "cnn", "uniform VAE": "vae", "oracle CNN": "oracle",
-             "DB-VAE": "dbvae_pca1" if density_components == 1 else "dbvae" if density_components is None else None}
-    if names.get(name) is None:
-        raise KeyError(f"the benchmark measures no model like {name!r} (density_components={density_components}); "
-                       f"it has {', '.join(k for k, v in names.items() if v)}")
-    return names[name]
-
-
-def place_among_seeds(gaps, parameters, spread=None, density_components=1):
-    """Where each of your gaps falls among the benchmark's seeds; returns one line per model.
-
-    ``gaps`` maps the notebook's model names to your lighter − darker gaps (points); ``parameters``
-    maps the notebook's parameter names to your values, so that a run with other settings than the
-    benchmark's is told that the spread does not describe it.
-    """
-    spread = load_seed_spread() if spread is None else spread
-    lines = []
-    differ = {k: (parameters[k], v) for k, v in spread["parameters"].items() if k in parameters and parameters[k] != v}
-    if differ:
-        lines.append("Your parameters differ from the benchmark's (" + ", ".join(
-            f"{k} {mine!r} vs {theirs!r}" for k, (mine, theirs) in differ.items())
-            + "): the spread below is for the benchmark's settings, not yours.")
-    for name, gap in gaps.items():
-        runs = spread["models"].get(seed_spread_model(name, density_components), {}).get("runs", [])
-        if not runs:
-            lines.append(f"{name}: the benchmark did not measure this model")
-            continue
-        theirs = np.array([r["gap"] for r in runs])
-        below, equal = int(np.sum(theirs < gap)), int(np.sum(theirs == gap))
-        seeds = f"{len(theirs)} seed{'' if len(theirs) == 1 else 's'}"
-        lines.append(f"{name}: your gap {gap:+.1f}; over {seeds} the gap ranged {theirs.min():+.1f} to {theirs.max():+.1f} "
-                     f"(median {np.median(theirs):+.1f}): {below} below yours, {equal} equal, {len(theirs) - below - equal} above")
-    return lines
-
-
-def plot_seed_spread(gaps, spread=None, density_components=1):
-    """One row per model: the benchmark's gap on each seed (dots) and yours (a large diamond)."""
-    import matplotlib.pyplot as plt
-
-    spread = load_seed_spread() if spread is None else spread
-    names = list(gaps)
-    fig, ax = plt.subplots(figsize=(9, 0.6 + 0.55 * len(names)), layout="constrained")
-    for row, name in enumerate(names):
-        runs = spread["models"].get(seed_spread_model(name, density_components), {}).get("runs", [])
-        theirs = [r["gap"] for r in runs]
-        ax.scatter(theirs, np.full(len(theirs), row), color="gray", alpha=0.6, s=25,
-                   label="benchmark, one dot per seed" if row == 0 else None)
-        ax.scatter([gaps[name]], [row], color="crimson", marker="D", s=70, zorder=3, label="your run" if row == 0 else None)
-    ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(range(len(names)), names)
-    ax.invert_yaxis()
-    ax.set_xlabel("lighter − darker face-recall gap (points)")
-    fig.legend(loc="outside right upper", fontsize=8, frameon=False)
-    return fig

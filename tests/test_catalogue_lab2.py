@@ -637,21 +637,22 @@ for label, kind, keys in [("no smoothing", "nosmooth", ("add smoothing_fac",)), 
 
 # --- TODO 2.7: the resampling loop inside train_dbvae. Every answer is the notebook's own train_dbvae
 # (its reference cell's source) with the TODO region rewritten, executed in a namespace that holds
-# the names the notebook's cells define; the check swaps in its stand-in loader and small settings.
+# the names the notebook's cells define; the check hands it its stand-in loader and a short schedule.
 NOTEBOOK = pathlib.Path(__file__).resolve().parents[1] / "lab2" / "solutions" / "Part2_Debiasing_Solution.ipynb"
 
 
-def notebook_function(name):
-    """The source of the function ``name`` as the notebook's reference cells define it."""
+def notebook_definition(name):
+    """The source of the function or class ``name`` as the notebook's reference cells define it."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
     for _, cell in notebook_code.reference_cells(nb):
         for node in ast.parse(cell.source).body:
-            if isinstance(node, ast.FunctionDef) and node.name == name:
-                return ast.get_source_segment(cell.source, node)
-    raise LookupError(f"no reference cell of {NOTEBOOK.name} defines {name}()")
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name:
+                first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+                return "\n".join(cell.source.splitlines()[first - 1:node.end_lineno])
+    raise LookupError(f"no reference cell of {NOTEBOOK.name} defines {name}")
 
 
-TRAIN_DBVAE = notebook_function("train_dbvae")
+TRAIN_DBVAE = notebook_definition("train_dbvae")
 REGION = re.search(r"\n( *)### BEGIN SOLUTION\n(.*?)\n *### END SOLUTION\n", TRAIN_DBVAE, re.S)
 assert REGION, "train_dbvae's TODO region (### BEGIN SOLUTION ... ### END SOLUTION) is gone"
 SOLUTION = REGION.group(2)  # the notebook's answer, as indented in the loop
@@ -662,15 +663,26 @@ def debias_on(flag):
 
 
 def notebook_names():
-    """What the notebook's cells define before train_dbvae: its parameters cell, principal_projection,
-    and stand-ins for the data loader (the check swaps in its own) and the other TODOs' answers."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    parameters = next(cell.source for cell in nb.cells if "parameters" in cell.metadata.get("tags", []))
-    names = {"keras": keras, "tf": tf, "np": np, "mdl": mdl, "tqdm": tqdm, "debias_on": debias_on, "loader": None,
-             "get_training_sample_probabilities": probs_variant("ok"), "debiasing_loss_function": debias_variant("ok", 0.0005)}
-    exec(compile(parameters, f"<{NOTEBOOK.name}: parameters>", "exec"), names)  # noqa: S102
-    exec(compile(notebook_function("principal_projection"), f"<{NOTEBOOK.name}: principal_projection>", "exec"), names)  # noqa: S102
+    """What the notebook's cells define before train_dbvae: principal_projection, and stand-ins for
+    the other TODOs' answers (the check hands train_dbvae its own loader and settings)."""
+    names = {"dataclasses": __import__("dataclasses"), "keras": keras, "tf": tf, "np": np, "mdl": mdl, "tqdm": tqdm,
+             "debias_on": debias_on, "get_training_sample_probabilities": probs_variant("ok"),
+             "debiasing_loss_function": debias_variant("ok", 0.0005)}
+    for name in ("principal_projection", "TrainSettings"):
+        exec(compile(notebook_definition(name), f"<{NOTEBOOK.name}: {name}>", "exec"), names)  # noqa: S102
     return names
+
+
+def notebook_settings():
+    """The notebook's settings at its parameters cell's values (what its training cells hand the loop):
+    each field is a knob of the same name, ``steps`` the cell's ``train_steps``."""
+    knobs = notebook_code.parameters(NOTEBOOK)
+    settings_class = notebook_names()["TrainSettings"]
+    return settings_class(**{name: knobs["train_steps" if name == "steps" else name]
+                             for name in settings_class.__dataclass_fields__})
+
+
+SETTINGS = notebook_settings()
 
 
 def rewritten(*edits):
@@ -685,35 +697,37 @@ def rewritten(*edits):
     return names["train_dbvae"]
 
 
-SCHEDULE = "if debias and step >= warmup_steps and (step - warmup_steps) % resample_every == 0:"
+SCHEDULE = ("if debias and step >= settings.warmup_steps and (step - settings.warmup_steps) % settings.resample_every == 0:")
 MU = "mu = np.concatenate([encode_mean(batch).numpy() for batch in loader.iter_train_faces()])"
-PROBS = "p_faces = get_training_sample_probabilities(principal_projection(mu, density_components))"
+PROJECT = "projected = principal_projection(mu, settings.density_components)"
 RECORD = "resampling_history.append((step, p_faces))"
+PROBS = "p_faces = get_training_sample_probabilities(projected, settings.bins, settings.smoothing)"
+EVERY, WARMUP = "settings.resample_every", "settings.warmup_steps"
 
 for label, edits, keys in [
-    ("every step after the warm-up", [(SCHEDULE, "if debias and step >= warmup_steps:")], ("every step",)),
-    ("step % resample_every, warm-up ignored", [(SCHEDULE, "if debias and step % resample_every == 0:")], ("during the warm-up",)),
-    ("debias ignored", [(SCHEDULE, "if step >= warmup_steps and (step - warmup_steps) % resample_every == 0:")], ("debias=False",)),
+    ("every step after the warm-up", [(SCHEDULE, f"if debias and step >= {WARMUP}:")], ("every step",)),
+    ("step % resample_every, warm-up ignored", [(SCHEDULE, f"if debias and step % {EVERY} == 0:")], ("during the warm-up",)),
+    ("debias ignored", [(SCHEDULE, SCHEDULE.replace("if debias and ", "if "))], ("debias=False",)),
     ("fixed numbers 100 and 50", [(SCHEDULE, "if debias and step >= 100 and (step - 100) % 50 == 0:")], ("never recomputed", "not fixed numbers")),
-    ("first after one period", [(SCHEDULE, "if debias and step > warmup_steps and (step - warmup_steps) % resample_every == 0:")],
-     ("at step warmup_steps itself",)),
-    ("only once", [(SCHEDULE, "if debias and step == warmup_steps:")], ("recomputed at",)),
+    ("first after one period", [(SCHEDULE, SCHEDULE.replace(f"step >= {WARMUP}", f"step > {WARMUP}"))],
+     ("at step settings.warmup_steps itself",)),
+    ("only once", [(SCHEDULE, f"if debias and step == {WARMUP}:")], ("recomputed at",)),
     ("probabilities kept in another name", [(PROBS, PROBS.replace("p_faces =", "p =")), (RECORD, "resampling_history.append((step, p))")],
      ("still drawn uniformly", "p_faces")),
     ("μ of the first batch only", [(MU, "mu = encode_mean(next(iter(loader.iter_train_faces()))).numpy()")], ("one row per training face",)),
     ("z_logvar instead of z_mean", [(MU, "mu = np.concatenate([dbvae.encode(batch)[2].numpy() for batch in loader.iter_train_faces()])")],
      ("z_mean of every training face",)),
-    ("no principal_projection", [(PROBS, "p_faces = get_training_sample_probabilities(mu)")], ("principal_projection",)),
+    ("no principal_projection", [(PROJECT, "projected = mu")], ("principal_projection",)),
     ("nothing appended to resampling_history", [(RECORD, "pass")], ("append (step, p_faces)",)),
 ]:
-    C.wrong("2.7", label, *keys)(lambda edits=edits: lab2.check_resampling_loop(rewritten(*edits)))
+    C.wrong("2.7", label, *keys)(lambda edits=edits: lab2.check_resampling_loop(rewritten(*edits), SETTINGS))
 for label, edits in [
     ("the text's", []),
     ("step - warmup_steps >= 0, np.vstack of encode", [
-        (SCHEDULE, "if debias_on(debias) and step - warmup_steps >= 0 and (step - warmup_steps) % resample_every == 0:"),
+        (SCHEDULE, f"if debias_on(debias) and step - {WARMUP} >= 0 and (step - {WARMUP}) % {EVERY} == 0:"),
         (MU, "mu = np.vstack([np.asarray(dbvae.encode(batch)[1]) for batch in loader.iter_train_faces()])")]),
 ]:
-    C.valid("2.7", label)(lambda edits=edits: lab2.check_resampling_loop(rewritten(*edits)))
+    C.valid("2.7", label)(lambda edits=edits: lab2.check_resampling_loop(rewritten(*edits), SETTINGS))
 
 
 @pytest.mark.parametrize("entry", C.params())

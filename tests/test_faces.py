@@ -4,7 +4,9 @@ import h5py
 import numpy as np
 import pytest
 
-from mitdeeplearning import faces
+from mitdeeplearning import face_painter, faces
+from mitdeeplearning.compat2021.lab2 import COMPAT_GROUP_ORDER, TrainingDatasetLoader, get_test_faces
+from mitdeeplearning.face_loader import FaceLoader
 
 SMALL = dict(n_train_faces=200, n_train_nonfaces=150, n_test_per_group=12, darker_fraction=0.1, progress=False)
 
@@ -72,7 +74,7 @@ def test_darker_faces_are_darker(small):
 
 def test_skin_colour_scale_is_monotone():
     tones = np.linspace(0, 1, 21)
-    brightness = faces.skin_colour(tones).sum(axis=1)
+    brightness = face_painter.skin_colour(tones).sum(axis=1)
     assert np.all(np.diff(brightness) < 0)
 
 
@@ -103,14 +105,15 @@ def test_write_h5_layout(rgb_h5, small):
 
 
 def test_loader_basic_api(rgb_h5, small):
-    loader = faces.TrainingDatasetLoader(rgb_h5).seed(0)
+    loader = FaceLoader(rgb_h5).seed(0)
     assert loader.get_train_size() == 350
-    assert loader.get_train_steps_per_epoch(10) == 3  # 350 // 10 (the 2020/21 default factor) // 10
-    assert loader.get_train_steps_per_epoch(10, factor=1) == 35
-    assert loader.get_train_steps_per_epoch(10, 1, only_faces=True) == 20
+    old = TrainingDatasetLoader(rgb_h5)
+    assert old.get_train_steps_per_epoch(10) == 3  # 350 // 10 (the 2020/21 default factor) // 10
+    assert old.get_train_steps_per_epoch(10, factor=1) == 35
+    assert old.get_train_steps_per_epoch(10, 1, only_faces=True) == 20
     for bad in (0, 2.5, None):
         with pytest.raises(ValueError, match="positive integer"):
-            loader.get_train_steps_per_epoch(10, factor=bad)
+            old.get_train_steps_per_epoch(10, factor=bad)
     x, y = loader.get_batch(16)
     assert x.shape == (16, 64, 64, 3) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
     assert y.shape == (16, 1) and y[:8].sum() == 8 and y[8:].sum() == 0
@@ -120,7 +123,7 @@ def test_loader_basic_api(rgb_h5, small):
 
 @pytest.mark.parametrize("which", ["rgb", "bgr"])
 def test_channel_order_is_rgb_in_every_method(which, rgb_h5, bgr_h5, small):
-    loader = faces.TrainingDatasetLoader(rgb_h5 if which == "rgb" else bgr_h5).seed(1)
+    loader = TrainingDatasetLoader(rgb_h5 if which == "rgb" else bgr_h5).seed(1)  # today's methods and the 2020/21 ones
     expected = small["train_images"].astype(np.float32) / 255.0
     pos = loader.pos_train_inds
     _, _, inds = loader.get_batch(8, return_inds=True)
@@ -145,19 +148,19 @@ def test_batches_repeat_for_a_seed(rgb_h5):
     def draws(loader):
         return [loader.get_batch(8, return_inds=True)[2] for _ in range(3)]
 
-    seeded = draws(faces.TrainingDatasetLoader(rgb_h5).seed(7))
-    assert all(np.array_equal(a, b) for a, b in zip(seeded, draws(faces.TrainingDatasetLoader(rgb_h5).seed(7))))
-    assert not all(np.array_equal(a, b) for a, b in zip(seeded, draws(faces.TrainingDatasetLoader(rgb_h5).seed(8))))
+    seeded = draws(FaceLoader(rgb_h5).seed(7))
+    assert all(np.array_equal(a, b) for a, b in zip(seeded, draws(FaceLoader(rgb_h5).seed(7))))
+    assert not all(np.array_equal(a, b) for a, b in zip(seeded, draws(FaceLoader(rgb_h5).seed(8))))
     np.random.seed(11)
-    unseeded = draws(faces.TrainingDatasetLoader(rgb_h5))
+    unseeded = draws(FaceLoader(rgb_h5))
     np.random.seed(11)
-    assert all(np.array_equal(a, b) for a, b in zip(unseeded, draws(faces.TrainingDatasetLoader(rgb_h5))))
+    assert all(np.array_equal(a, b) for a, b in zip(unseeded, draws(FaceLoader(rgb_h5))))
     np.random.seed(12)
-    assert not all(np.array_equal(a, b) for a, b in zip(unseeded, draws(faces.TrainingDatasetLoader(rgb_h5))))
+    assert not all(np.array_equal(a, b) for a, b in zip(unseeded, draws(FaceLoader(rgb_h5))))
 
 
 def test_loader_reads_lazily(rgb_h5):
-    loader = faces.TrainingDatasetLoader(rgb_h5)
+    loader = FaceLoader(rgb_h5)
     assert loader.reads == 0  # opening reads labels only
     assert isinstance(loader.images, h5py.Dataset)
     loader.get_batch(6)
@@ -167,7 +170,7 @@ def test_loader_reads_lazily(rgb_h5):
 
 
 def test_weighted_sampling_follows_p_pos(rgb_h5):
-    loader = faces.TrainingDatasetLoader(rgb_h5).seed(0)
+    loader = FaceLoader(rgb_h5).seed(0)
     p = np.zeros(len(loader.pos_train_inds))
     p[4] = 1.0
     _, _, inds = loader.get_batch(20, p_pos=p, return_inds=True)
@@ -179,20 +182,20 @@ def test_weighted_sampling_follows_p_pos(rgb_h5):
 
 
 def test_channels_first_option(rgb_h5):
-    loader = faces.TrainingDatasetLoader(rgb_h5, channels_last=False)
+    loader = TrainingDatasetLoader(rgb_h5, channels_last=False)
     assert loader.get_batch(4)[0].shape == (4, 3, 64, 64)
 
 
 def test_face_groups_and_test_set(rgb_h5, bgr_h5, small):
-    loader = faces.TrainingDatasetLoader(rgb_h5)
+    loader = FaceLoader(rgb_h5)
     groups = loader.face_groups()
     assert len(groups) == len(loader.pos_train_inds) and set(np.unique(groups)) <= {0, 1, 2, 3}
-    assert faces.TrainingDatasetLoader(bgr_h5).face_groups() is None
+    assert FaceLoader(bgr_h5).face_groups() is None
     images, labels, test_groups = faces.load_test_set(rgb_h5)
     np.testing.assert_array_equal(images, small["test_images"] / np.float32(255))
-    per_group = faces.get_test_faces(rgb_h5, n_per_group=None, verbose=False)
+    per_group = get_test_faces(rgb_h5, n_per_group=None, verbose=False)
     assert [len(g) for g in per_group] == [12, 12, 12, 12]
-    assert per_group.names == faces.COMPAT_GROUP_ORDER and set(per_group.names) == set(faces.GROUPS)
+    assert per_group.names == COMPAT_GROUP_ORDER and set(per_group.names) == set(faces.GROUPS)
     for name, group in per_group.items():
         np.testing.assert_array_equal(group, images[test_groups == faces.GROUPS.index(name)])
     with pytest.raises(KeyError, match="the groups are"):
@@ -203,7 +206,7 @@ def test_face_groups_and_test_set(rgb_h5, bgr_h5, small):
 
 def test_missing_file_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="synthetic_faces_path"):
-        faces.TrainingDatasetLoader(tmp_path / "nope.h5")
+        FaceLoader(tmp_path / "nope.h5")
 
 
 def test_cache_path_is_reused_and_keyed_by_parameters(tmp_path):

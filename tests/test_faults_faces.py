@@ -12,7 +12,8 @@ import shutil
 import numpy as np
 import pytest
 
-from mitdeeplearning import faces
+from mitdeeplearning import face_files, faces
+from mitdeeplearning.face_loader import FaceLoader
 
 SMALL = dict(n_train_faces=40, n_train_nonfaces=40, n_test_per_group=3, progress=False)
 
@@ -28,7 +29,7 @@ def test_full_disk_mid_write_is_a_clear_error_and_leaves_nothing(tmp_path, monke
         return real_write(fd, data)
 
     monkeypatch.setattr(os, "write", write_until_full)
-    monkeypatch.setattr(faces.os, "write", write_until_full)
+    monkeypatch.setattr(face_files.os, "write", write_until_full)
     with pytest.raises(faces.CacheSpaceError) as info:
         faces.synthetic_faces_path(cache_dir=tmp_path, **SMALL)
     monkeypatch.undo()
@@ -58,7 +59,7 @@ def test_damaged_cache_is_regenerated_with_a_notice(tmp_path, capsys, damage):
     assert again == path and again.read_bytes() == good
     out = capsys.readouterr().out
     assert f"The cached {path} is corrupt" in out and "generating it again" in out
-    loader = faces.TrainingDatasetLoader(again)
+    loader = FaceLoader(again)
     assert loader.get_batch(8)[0].shape == (8, 64, 64, 3)
     loader.close()
 
@@ -70,7 +71,7 @@ def _file(tmp_path, images, labels, channel_order="bgr", name="x.h5"):
 
 def _loader(tmp_path, n_faces, n_other, **kwargs):
     images = np.random.default_rng(0).integers(0, 256, (n_faces + n_other, 64, 64, 3), dtype=np.uint8)
-    return faces.TrainingDatasetLoader(_file(tmp_path, images, [1] * n_faces + [0] * n_other, **kwargs))
+    return FaceLoader(_file(tmp_path, images, [1] * n_faces + [0] * n_other, **kwargs))
 
 
 def test_get_batch_without_faces_says_so(tmp_path):
@@ -96,10 +97,10 @@ def test_get_batch_rejects_impossible_sizes_before_allocating(tmp_path, n):
 
 def test_float_images_in_unit_range_are_not_divided_again(tmp_path):
     images = np.random.default_rng(1).random((6, 64, 64, 3)).astype(np.float32)
-    loader = faces.TrainingDatasetLoader(_file(tmp_path, images, [1, 0] * 3, channel_order="rgb"))
+    loader = FaceLoader(_file(tmp_path, images, [1, 0] * 3, channel_order="rgb"))
     np.testing.assert_allclose(loader.read_images([0, 5]), images[[0, 5]], atol=1e-7)
     loader.close()
-    big = faces.TrainingDatasetLoader(_file(tmp_path, images * 255, [1, 0] * 3, channel_order="rgb", name="y.h5"))
+    big = FaceLoader(_file(tmp_path, images * 255, [1, 0] * 3, channel_order="rgb", name="y.h5"))
     np.testing.assert_allclose(big.read_images([2]), images[[2]], atol=1e-5)
     big.close()
 
@@ -107,7 +108,7 @@ def test_float_images_in_unit_range_are_not_divided_again(tmp_path):
 @pytest.mark.parametrize("shape", [(4, 64, 64), (4, 64, 64, 1)])
 def test_grayscale_images_become_three_equal_channels_not_mirrored(tmp_path, shape):
     grey = np.tile(np.arange(64, dtype=np.uint8)[None, None, :] * 4, (4, 64, 1)).reshape(shape)
-    loader = faces.TrainingDatasetLoader(_file(tmp_path, grey, [1, 1, 0, 0], channel_order="bgr"))
+    loader = FaceLoader(_file(tmp_path, grey, [1, 1, 0, 0], channel_order="bgr"))
     images = loader.read_images([1])
     assert images.shape == (1, 64, 64, 3)
     expected = grey.reshape(4, 64, 64)[1].astype(np.float32) / 255
@@ -118,6 +119,6 @@ def test_grayscale_images_become_three_equal_channels_not_mirrored(tmp_path, sha
 
 def test_unsupported_image_layouts_are_named(tmp_path):
     with pytest.raises(ValueError, match=r"shape \(2, 64, 64, 4\)"):
-        faces.TrainingDatasetLoader(_file(tmp_path, np.zeros((2, 64, 64, 4), np.uint8), [1, 0]))
+        FaceLoader(_file(tmp_path, np.zeros((2, 64, 64, 4), np.uint8), [1, 0]))
     with pytest.raises(ValueError, match="dtype int32"):
-        faces.TrainingDatasetLoader(_file(tmp_path, np.zeros((2, 64, 64, 3), np.int32), [1, 0], name="i.h5"))
+        FaceLoader(_file(tmp_path, np.zeros((2, 64, 64, 3), np.int32), [1, 0], name="i.h5"))

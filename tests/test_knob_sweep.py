@@ -123,21 +123,29 @@ def test_checks_pass_with_knobs_moved(relpath, k, tmp_path):
     assert calls > 0 and ticks == calls, f"{relpath} with {overrides}: {calls} check calls, {ticks} ✔ lines"
 
 
-def test_a_knob_blind_check_fails_the_sweep(monkeypatch, debiasing_code):
-    """A copy of check_debiasing_loss that keeps kl_weight at the notebook's default, 0.0005, passes
-    at the default knobs and so in every catalogue run at them; with kl_weight moved, the
-    notebook's own cells (their check calls included) fail with it, as the sweep would."""
-    check = lab2.check_debiasing_loss
+def _compiled_as_the_notebook_does(learning_rate):
+    """A small model compiled as the MNIST notebook's TODO 4 answer compiles its CNN."""
+    import keras
 
-    def knob_blind(debiasing_loss_function, kl_weight):
-        return check(debiasing_loss_function, 0.0005)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
 
-    assert debiasing_code.kl_weight == 0.0005
-    assert knob_blind(debiasing_code.debiasing_loss_function, debiasing_code.kl_weight) is None
-    monkeypatch.setattr(lab2, "check_debiasing_loss", knob_blind)
-    smoke = runner.profile_overrides(_parameters_cell(DEBIAS)[1], "smoke")
-    with pytest.raises(AssertionError, match="expected"):
-        notebook_code.load(ROOT / DEBIAS, parameters={**smoke, "kl_weight": 0.005})
-    monkeypatch.setattr(lab2, "check_debiasing_loss", check)
-    moved = notebook_code.load(ROOT / DEBIAS, parameters={**smoke, "kl_weight": 0.005})
-    assert check(moved.debiasing_loss_function, moved.kl_weight) is None
+
+def test_a_knob_blind_check_fails_the_sweep():
+    """A copy of check_compiled that keeps the learning rate at the notebook's default passes at the
+    default knobs, and so in every catalogue run at them; at the sweep's learning rate it rejects
+    the notebook's own compile call, so the sweep's run of the notebook fails with it."""
+    check = lab2.check_compiled
+    default = notebook_code.parameters(ROOT / MNIST)["cnn_learning_rate"]
+    moved = SETS[MNIST][0]["cnn_learning_rate"]
+    assert moved != default
+
+    def knob_blind(model, optimizer, learning_rate):
+        return check(model, optimizer, default)
+
+    assert knob_blind(_compiled_as_the_notebook_does(default), "Adam", default) is None
+    with pytest.raises(AssertionError, match=f"cnn_learning_rate = {default:g}"):
+        knob_blind(_compiled_as_the_notebook_does(moved), "Adam", moved)
+    assert check(_compiled_as_the_notebook_does(moved), "Adam", moved) is None

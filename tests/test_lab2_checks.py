@@ -173,13 +173,20 @@ def test_check_dbvae(debiasing_code):
 
 
 def test_check_sample_probabilities(debiasing_code):
-    assert lab2.check_sample_probabilities(debiasing_code.get_training_sample_probabilities) is None
+    code = debiasing_code
+    assert lab2.check_sample_probabilities(code.get_training_sample_probabilities, code.bins, code.smoothing) is None
     with pytest.raises(AssertionError, match="sum to 1"):
-        lab2.check_sample_probabilities(lambda mu, bins=10, smoothing_fac=0.001: np.ones(len(mu)))
+        lab2.check_sample_probabilities(lambda mu, bins, smoothing_fac: np.ones(len(mu)), code.bins, code.smoothing)
     with pytest.raises(AssertionError, match="differ from the histogram weights"):
-        lab2.check_sample_probabilities(lambda mu, bins=10, smoothing_fac=0.001: np.ones(len(mu)) / len(mu))
+        lab2.check_sample_probabilities(lambda mu, bins, smoothing_fac: np.ones(len(mu)) / len(mu), code.bins, code.smoothing)
     with pytest.raises(AssertionError, match="one probability per face"):
-        lab2.check_sample_probabilities(lambda mu, bins=10, smoothing_fac=0.001: np.ones(mu.shape) / mu.size)
+        lab2.check_sample_probabilities(lambda mu, bins, smoothing_fac: np.ones(mu.shape) / mu.size, code.bins, code.smoothing)
+
+
+def test_check_resampling_loop_takes_the_notebooks_settings(debiasing_code):
+    assert lab2.check_resampling_loop(debiasing_code.train_dbvae, debiasing_code.settings) is None
+    with pytest.raises(AssertionError, match="settings object"):
+        lab2.check_resampling_loop(debiasing_code.train_dbvae, {"warmup_steps": 3})
 
 
 def test_check_dbvae_training():

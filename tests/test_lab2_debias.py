@@ -5,10 +5,12 @@ package's given helpers (oracle, evaluation), and the benchmark that measures th
 data and budget: there is no second copy of that code to test instead.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from mitdeeplearning import debias, faces
+from mitdeeplearning import debias, faces, seed_spread
 
 
 def _mu_with_rare_cluster(n=1000, rare=30, d=4, shift=6.0):
@@ -20,7 +22,7 @@ def _mu_with_rare_cluster(n=1000, rare=30, d=4, shift=6.0):
 
 def test_histogram_weights_favour_rare_faces(debiasing_code):
     mu = _mu_with_rare_cluster()
-    p = debiasing_code.get_training_sample_probabilities(mu)
+    p = debiasing_code.get_training_sample_probabilities(mu, debiasing_code.bins, debiasing_code.smoothing)
     assert p.shape == (1000,) and np.isclose(p.sum(), 1.0) and (p >= 0).all()
     assert p[:30].sum() > 0.1  # 3 % of the faces get far more than 3 % of the draws
 
@@ -31,7 +33,8 @@ def test_pca_variant_finds_the_dominant_direction(debiasing_code):
     direction = rng.normal(size=8)
     direction /= np.linalg.norm(direction)
     mu += np.outer(np.r_[np.full(40, 5.0), rng.normal(size=960)], direction)  # rare faces far along one axis
-    p = debiasing_code.get_training_sample_probabilities(debiasing_code.principal_projection(mu, 1))
+    p = debiasing_code.get_training_sample_probabilities(debiasing_code.principal_projection(mu, 1), debiasing_code.bins,
+                                                         debiasing_code.smoothing)
     assert p[:40].sum() > 0.2
 
 
@@ -68,12 +71,13 @@ def test_notebook_training_loop_resamples_on_schedule(debiasing_code):
     code = debiasing_code
     code.loader.seed(0)
     model = code.DB_VAE(code.latent_dim)
-    losses, history = code.train_dbvae(model, code.train_steps, debias=True)
+    losses, history = code.train_dbvae(model, code.loader, code.settings, debias=True)
     assert len(losses) == code.train_steps and np.isfinite(losses).all()
     expected = list(range(code.warmup_steps, code.train_steps, code.resample_every))
     assert [s for s, _ in history] == expected and expected  # the smoke profile resamples at least once
     assert all(p.shape == (len(code.loader.pos_train_inds),) and np.isclose(p.sum(), 1.0) for _, p in history)
-    _, uniform = code.train_dbvae(code.DB_VAE(code.latent_dim), 3, debias=False)
+    _, uniform = code.train_dbvae(code.DB_VAE(code.latent_dim), code.loader, dataclasses.replace(code.settings, steps=3),
+                                  debias=False)
     assert uniform == []  # the ablation never resamples
     r = debias.evaluate_groups(model.predict, code.test_images, code.test_labels, code.test_groups)
     assert len(r["recall"]) == 4 and 0 <= r["accuracy"] <= 1
@@ -173,16 +177,16 @@ def test_place_among_seeds_ranks_your_gap_and_names_changed_knobs(tmp_path):
     spread = {"parameters": {"train_steps": 300, "seed_free": 1},
               "models": {"cnn": {"label": "standard CNN", "runs": [{"seed": s, "gap": g} for s, g in enumerate([5.0, 20.0, 30.0, 20.0])]},
                          "dbvae_pca1": {"label": "DB-VAE", "runs": [{"seed": 0, "gap": 2.0}]}}}
-    lines = debias.place_among_seeds({"standard CNN": 20.0, "DB-VAE": -1.0, "oracle CNN": 0.0},
+    lines = seed_spread.place_among_seeds({"standard CNN": 20.0, "DB-VAE": -1.0, "oracle CNN": 0.0},
                                      {"train_steps": 300, "seed_free": 1}, spread)
     assert lines[0] == "standard CNN: your gap +20.0; over 4 seeds the gap ranged +5.0 to +30.0 (median +20.0): 1 below yours, 2 equal, 1 above"
     assert lines[1].startswith("DB-VAE: your gap -1.0; over 1 seed the gap") and lines[1].endswith("0 below yours, 0 equal, 1 above")
     assert lines[2] == "oracle CNN: the benchmark did not measure this model"
-    changed = debias.place_among_seeds({"standard CNN": 20.0}, {"train_steps": 6, "seed_free": 1}, spread)
+    changed = seed_spread.place_among_seeds({"standard CNN": 20.0}, {"train_steps": 6, "seed_free": 1}, spread)
     assert changed[0].startswith("Your parameters differ from the benchmark's (train_steps 6 vs 300)")
     # the course histogram is another model than the principal direction
-    assert debias.seed_spread_model("DB-VAE", None) == "dbvae" and debias.seed_spread_model("DB-VAE", 1) == "dbvae_pca1"
+    assert seed_spread.seed_spread_model("DB-VAE", None) == "dbvae" and seed_spread.seed_spread_model("DB-VAE", 1) == "dbvae_pca1"
     with pytest.raises(KeyError, match="density_components=2"):
-        debias.seed_spread_model("DB-VAE", 2)
+        seed_spread.seed_spread_model("DB-VAE", 2)
     with pytest.raises(FileNotFoundError, match="--write-reference"):
-        debias.load_seed_spread(tmp_path / "missing.json")
+        seed_spread.load_seed_spread(tmp_path / "missing.json")
