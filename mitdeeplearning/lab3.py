@@ -298,11 +298,9 @@ def check_compute_loss(compute_loss):
     return "compute_loss = mean(-log pi(a|s) * G); descent raises the log-probability of rewarded actions"
 
 
-@check
-def check_train_step(train_step, loss_function=None):
-    """One train step moves the weights and raises the probability of actions with positive return."""
+def _train_step_case():
+    """A small policy, its SGD optimizer and one batch: action 0 paid off in one situation, 1 not in another."""
     import keras
-    import tensorflow as tf
 
     # seeded initialisers, not keras.utils.set_random_seed: a global TF seed would make every later
     # eager tf.random.categorical call in the notebook compile a new kernel (memory grows per step)
@@ -319,6 +317,34 @@ def check_train_step(train_step, loss_function=None):
     observations[8:] += 3.0  # two kinds of situation ...
     actions = np.array([0] * 8 + [1] * 8, dtype=np.int32)  # ... action 0 in the first, 1 in the second,
     rewards = np.array([1.0] * 8 + [-1.0] * 8, dtype=np.float32)  # ... paid off in the first, not in the second
+    return model, optimizer, observations, actions, rewards
+
+
+def _run_train_step(train_step, *args):
+    """``train_step(*args)``, with the errors a wrong train step raises turned into hints."""
+    try:
+        return train_step(*args)
+    except (AssertionError, NotImplementedError):
+        raise
+    except Exception as exc:
+        text = str(exc)
+        if "No gradients provided" in text or "NoneType" in text:
+            require(False, "the gradients are None: run the model (logits = model(observations)) and the loss INSIDE "
+                           "the `with tf.GradientTape() as tape:` block, so the tape records them")
+        if "Unknown variable" in text or "zip" in text:
+            require(False, "apply the gradients with optimizer.apply_gradients(zip(grads, model.trainable_variables)), "
+                           "one gradient per trainable variable, in the same order")
+        raise CheckFailed(f"train_step raised {type(exc).__name__}: {text.strip().splitlines()[0][:300] if text.strip() else ''}. "
+                          "Call loss_function(logits, actions, discounted_rewards) and apply the gradients of all "
+                          "model.trainable_variables") from exc
+
+
+@check
+def check_train_step(train_step, loss_function=None):
+    """One train step moves the weights and raises the probability of actions with positive return."""
+    import tensorflow as tf
+
+    model, optimizer, observations, actions, rewards = _train_step_case()
     before_weights = [w.numpy().copy() for w in model.trainable_variables]
     logits = model(observations).numpy()
     probabilities = tf.nn.softmax(logits).numpy()
@@ -335,21 +361,7 @@ def check_train_step(train_step, loss_function=None):
             other_shapes.append(tuple(value.shape))
         return loss_function(logits, actions, rewards)
 
-    try:
-        result = train_step(model, spy_loss, optimizer, observations, actions, rewards)
-    except (AssertionError, NotImplementedError):
-        raise
-    except Exception as exc:
-        text = str(exc)
-        if "No gradients provided" in text or "NoneType" in text:
-            require(False, "the gradients are None: run the model (logits = model(observations)) and the loss INSIDE "
-                           "the `with tf.GradientTape() as tape:` block, so the tape records them")
-        if "Unknown variable" in text or "zip" in text:
-            require(False, "apply the gradients with optimizer.apply_gradients(zip(grads, model.trainable_variables)), "
-                           "one gradient per trainable variable, in the same order")
-        raise CheckFailed(f"train_step raised {type(exc).__name__}: {text.strip().splitlines()[0][:300] if text.strip() else ''}. "
-                          "Call loss_function(logits, actions, discounted_rewards) and apply the gradients of all "
-                          "model.trainable_variables") from exc
+    _run_train_step(train_step, model, spy_loss, optimizer, observations, actions, rewards)
     passed = seen.numpy()
     if other_shapes:
         require(False, f"loss_function got an array of shape {other_shapes[0]} as its first argument, not the model's "
@@ -381,7 +393,6 @@ def check_train_step(train_step, loss_function=None):
         f"after one step, the probability of the PUNISHED action (negative reward) went from {before_bad:.3f} to "
         f"{after_bad:.3f}; it must fall. Pass discounted_rewards to loss_function (not ones, not the actions)",
     )
-    del result
     return (f"train_step updates every weight (p(rewarded action) {before:.3f} -> {after:.3f}, "
             f"p(punished action) {before_bad:.3f} -> {after_bad:.3f})")
 
@@ -504,8 +515,8 @@ def _layer_plan(model):
 
 
 @check
-def check_pong_model(model, n_actions=6):
-    """The policy CNN of ``create_pong_model``, layer by layer, whatever the spelling of its activations."""
+def check_pong_model(model, n_actions):
+    """The policy CNN of ``create_pong_model(n_actions)``, layer by layer, whatever the spelling of its activations."""
     x = np.zeros((2, 80, 80, 1), np.float32)
     x[:, 40:44, 30:32] = 1.0
     out = np.asarray(attempt(model, x, fix="the model must take a batch of (80, 80, 1) frame differences"))

@@ -5,6 +5,7 @@ with a hint that names its fix (the regular expression). Each valid alternative 
 NumPy instead of TensorFlow, ...) must pass. The notebook's own solution is one of the valid ones.
 """
 
+import functools
 import pathlib
 
 import keras
@@ -361,8 +362,8 @@ def catalogue(solution):
             (lambda: pong_discounter(gamma_used=False), "not discounted by gamma"),
             (lambda: pong_discounter(forward=True), "iterate from the last reward"),
         ]),
-        "TODO 9 create_pong_model": (L.check_pong_model, [
-            lambda: S.create_pong_model(), lambda: cnn(separate_relu=True), lambda: cnn(act=tf.nn.relu),
+        "TODO 9 create_pong_model": (functools.partial(L.check_pong_model, n_actions=6), [
+            lambda: S.create_pong_model(6), lambda: cnn(separate_relu=True), lambda: cnn(act=tf.nn.relu),
             lambda: cnn(act=keras.activations.relu),
         ], [
             (lambda: cnn(conv1=(16, 8, 1), conv2=(32, 4, 1)), "without strides"),
@@ -422,3 +423,10 @@ def test_kept_names_exist():
     for name in ("play_video", "preprocess_pong", "pong_change", "Memory", "aggregate_memories",
                  "parallelized_collect_rollout", "save_video_of_model", "save_video_of_memory"):
         assert callable(getattr(L, name)), name
+
+
+def test_pong_model_check_judges_with_the_notebooks_action_count(solution, capsys):
+    """The check takes the action count from the notebook: a model for another game passes with its own."""
+    assert L.check_pong_model(solution.create_pong_model(3), 3) is None
+    with pytest.raises(AssertionError, match=r"\(batch, 6\) logits"):
+        L.check_pong_model(solution.create_pong_model(3), 6)
