@@ -10,9 +10,9 @@ Parts (``--parts``, comma-separated; default all):
               cell's ``pong_agent_steps``): points won per game and score over the last 100 games.
   agent       the shipped agent (``mdl.lab3.load_pretrained_pong``): ``evaluate_pong`` over 20
               full games, sampling and greedy, and its training curve (pong_agent.csv).
-  throughput  env steps/s of the batched collector with the notebook's CNN and ``choose_action``,
-              beside the same vector env stepped alone with random actions (the ceiling), and
-              one ``model.predict`` per game per step (the 2020/21 way).
+  throughput  env steps/s of ``mdl.lab3.collect_rollout`` with the notebook's CNN and
+              ``choose_action``, beside the same vector env stepped alone with random actions (the
+              ceiling), and one ``model.predict`` per game per step (the 2020/21 way, below).
 The code under test is loaded from lab3/solutions/RL_Solution.ipynb (its ``reference`` cells, see
 mdl_tools.notebook_code), so these numbers are the notebook's numbers.
 """
@@ -151,6 +151,32 @@ def agent(num_games, max_steps=None):
     return result
 
 
+def collect_rollout_per_step(env_list, model, choose_action, max_steps):
+    """The 2020/21 way, as a baseline: each game in turn, one ``model.predict`` per game per step.
+
+    Observations are the lab's frame differences and actions come from the notebook's
+    ``choose_action``, as in ``collect_rollout``; only the policy call differs. Returns the number
+    of agent steps taken.
+    """
+    import mitdeeplearning as mdl
+
+    predict = lambda x: model.predict(x, verbose=0)  # noqa: E731
+    current = [mdl.lab3.preprocess_frame(env.reset()[0]) for env in env_list]
+    previous = list(current)
+    done = [False] * len(env_list)
+    steps = 0
+    for _ in range(max_steps):
+        for i, env in enumerate(env_list):
+            if done[i]:
+                continue
+            action = choose_action(predict, current[i] - previous[i])
+            frame, _, terminated, truncated, _ = env.step(action)
+            done[i] = terminated or truncated
+            previous[i], current[i] = current[i], mdl.lab3.preprocess_frame(frame)
+            steps += 1
+    return steps
+
+
 def throughput(configs, steps):
     import mitdeeplearning as mdl
 
@@ -160,10 +186,10 @@ def throughput(configs, steps):
     for num_games in configs:
         envs = mdl.lab3.make_pong_envs(num_games, seed=0)
         try:
-            mdl.lab3.parallelized_collect_rollout(None, envs, model, lab.choose_action, max_steps=5)  # compile
+            mdl.lab3.collect_rollout(envs, model, lab.choose_action, max_steps=5)  # compile
             start = time.perf_counter()
-            memories = mdl.lab3.parallelized_collect_rollout(None, envs, model, lab.choose_action, max_steps=steps)
-            batched = sum(len(m) for m in memories) / (time.perf_counter() - start)
+            trajectories = mdl.lab3.collect_rollout(envs, model, lab.choose_action, max_steps=steps)
+            batched = sum(len(t) for t in trajectories) / (time.perf_counter() - start)
             envs.reset(seed=0)
             start = time.perf_counter()
             for _ in range(steps):
@@ -176,10 +202,10 @@ def throughput(configs, steps):
               f"random actions: {ceiling:7.0f}", flush=True)
     env_list = [mdl.lab3.make_env(mdl.lab3.PONG_ENV_NAME, seed=s) for s in range(4)]
     try:
-        mdl.lab3.collect_rollout_per_step(env_list, model, max_steps=2)
+        collect_rollout_per_step(env_list, model, lab.choose_action, max_steps=2)
         start = time.perf_counter()
-        memories = mdl.lab3.collect_rollout_per_step(env_list, model, max_steps=max(5, steps // 20))
-        per_step = sum(len(m) for m in memories) / (time.perf_counter() - start)
+        per_step = collect_rollout_per_step(env_list, model, lab.choose_action, max(5, steps // 20))
+        per_step /= time.perf_counter() - start
     finally:
         for env in env_list:
             env.close()

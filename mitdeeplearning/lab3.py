@@ -1,80 +1,95 @@
 """Lab 3: reinforcement learning with policy gradients (Cart-Pole, then Pong from pixels).
 
-The public face of the lab: the helpers the notebook uses (kept 2020/21 names ``play_video``,
-``preprocess_pong``, ``pong_change``, ``Memory``, ``aggregate_memories``,
-``parallelized_collect_rollout``, ``save_video_of_model``, ``save_video_of_memory``) and one
-``check_*`` per TODO. Each check builds its own small inputs, runs the student's code on them and
-compares properties (lengths, the return recursion, the direction of a gradient, sampling
-frequencies), never seeded floats.
+The public face of the lab: the helpers the notebook uses (environments, frames, rollouts,
+checkpoints, videos, the shipped agent; from ``mitdeeplearning.rl`` and ``mitdeeplearning.video``),
+the 2020/21 names that older notebooks call (``Memory``, ``aggregate_memories``, ``preprocess_pong``,
+``pong_change``, ``parallelized_collect_rollout``, ``save_video_of_model``, ``save_video_of_memory``;
+from ``mitdeeplearning.compat2021.lab3``), and one ``check_*`` per TODO. Each check builds its own
+small inputs, runs the student's code on them and compares properties (lengths, the return
+recursion, the direction of a gradient, sampling frequencies), never seeded floats.
 """
 
 import numpy as np
 
 from .checks import CheckFailed, activation_name, attempt, check, require
+from .compat2021.lab3 import (  # noqa: F401  (re-exported)
+    Memory,
+    aggregate_memories,
+    parallelized_collect_rollout,
+    pong_change,
+    preprocess_pong,
+    save_video_of_memory,
+    save_video_of_model,
+)
 from .rl import (  # noqa: F401  (re-exported)
+    OLD_ENV_IDS,
     PONG_ENV_NAME,
     PONG_SETTINGS,
     PRETRAINED_PONG,
     PRETRAINED_PONG_LAYERS,
     PRETRAINED_PONG_RECORD,
     CompiledPolicy,
-    Memory,
-    TrainingRecord,
     NumpyPolicy,
-    aggregate_memories,
+    TrainingRecord,
+    Trajectory,
     checkpoint_path,
-    collect_rollout_per_step,
+    collect_rollout,
+    current_env_id,
     evaluate_pong,
-    load_pretrained_pong,
-    save_checkpoint,
-    validate_actions,
-    make_env,
+    frame_change,
     latest_checkpoint,
+    load_pretrained_pong,
+    make_env,
     make_pong_envs,
     normalize,
-    parallelized_collect_rollout,
-    OLD_ENV_IDS,
-    current_env_id,
-    frame_change,
-    pong_change,
     preprocess_frame,
-    preprocess_pong,
+    save_checkpoint,
+    validate_actions,
 )
-from .video import count_frames, play_video, save_video_of_memory, save_video_of_model, write_mp4  # noqa: F401
+from .video import count_frames, play_video, save_video_of_agent, save_video_of_observations, write_mp4  # noqa: F401
 
 __all__ = [
+    # environments
     "PONG_ENV_NAME",
     "PONG_SETTINGS",
+    "OLD_ENV_IDS",
+    "current_env_id",
+    "make_env",
+    "make_pong_envs",
+    "validate_actions",
+    # frames, returns, policies, rollouts
+    "preprocess_frame",
+    "frame_change",
+    "normalize",
     "CompiledPolicy",
-    "Memory",
     "NumpyPolicy",
-    "aggregate_memories",
+    "Trajectory",
+    "collect_rollout",
+    # checkpoints, training records, the shipped agent
+    "checkpoint_path",
+    "save_checkpoint",
+    "latest_checkpoint",
+    "TrainingRecord",
     "PRETRAINED_PONG",
     "PRETRAINED_PONG_LAYERS",
     "PRETRAINED_PONG_RECORD",
-    "TrainingRecord",
-    "checkpoint_path",
-    "save_checkpoint",
     "evaluate_pong",
     "load_pretrained_pong",
-    "validate_actions",
-    "collect_rollout_per_step",
-    "latest_checkpoint",
-    "make_env",
-    "make_pong_envs",
-    "normalize",
-    "parallelized_collect_rollout",
-    "OLD_ENV_IDS",
-    "current_env_id",
-    "frame_change",
-    "pong_change",
-    "preprocess_frame",
-    "preprocess_pong",
+    # videos
+    "write_mp4",
     "count_frames",
     "play_video",
-    "save_video_of_memory",
+    "save_video_of_agent",
+    "save_video_of_observations",
+    # older call forms, from the compatibility wing (compat2021.lab3)
+    "Memory",
+    "aggregate_memories",
+    "preprocess_pong",
+    "pong_change",
+    "parallelized_collect_rollout",
     "save_video_of_model",
-    "write_mp4",
+    "save_video_of_memory",
+    # checks, one per TODO
     "check_choose_action",
     "check_memory",
     "check_discount_rewards",

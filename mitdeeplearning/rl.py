@@ -1,4 +1,4 @@
-"""Reinforcement-learning helpers for lab 3: environments, memory, discounting, rollouts.
+"""Reinforcement-learning helpers for lab 3: environments, trajectories, frames, rollouts, checkpoints.
 
 Everything here runs on today's RL stack: gymnasium >= 1.0 (5-tuple ``step``, ``reset(seed=...)``)
 and ale-py, whose wheel ships the Pong ROM. Nothing needs a display server.
@@ -8,9 +8,13 @@ Pong settings (``PONG_SETTINGS``): ``frameskip=4`` and ``repeat_action_probabili
 frame (a quarter of the policy calls for the same game time, and the ball moves far enough between
 two decisions to show up in a frame difference), and "sticky" actions repeat the previous action a
 quarter of the time, so the agent cannot memorise one deterministic sequence of moves.
+
+The names and meanings of the 2020/21 course package (``Memory``, ``pong_change`` at 40x40,
+``parallelized_collect_rollout``, ...) live in :mod:`mitdeeplearning.compat2021.lab3`.
 """
 
 import csv
+import dataclasses
 import os
 import re
 import warnings
@@ -21,19 +25,15 @@ import numpy as np
 __all__ = [
     "PONG_ENV_NAME",
     "PONG_SETTINGS",
-    "Memory",
-    "aggregate_memories",
+    "Trajectory",
     "normalize",
-    "preprocess_frame",
-    "pong_change",
     "preprocess_frame",
     "frame_change",
     "make_env",
     "make_pong_envs",
     "CompiledPolicy",
     "NumpyPolicy",
-    "parallelized_collect_rollout",
-    "collect_rollout_per_step",
+    "collect_rollout",
     "checkpoint_path",
     "save_checkpoint",
     "latest_checkpoint",
@@ -78,12 +78,15 @@ def _register_ale():
     gym.register_envs(ale_py)
 
 
-# Environment ids of the 2020/21 course notebooks, and today's equivalents (gymnasium >= 1.0).
+# Environment ids that gymnasium >= 1.0 no longer registers, and their successors.
 OLD_ENV_IDS = {"CartPole-v0": "CartPole-v1", "CartPole-v1": "CartPole-v1", "Pong-v0": "ALE/Pong-v5", "Pong-v4": "ALE/Pong-v5"}
 
 
 def current_env_id(name):
-    """Today's id for an environment id of the 2020/21 notebooks, with a one-line notice."""
+    """Today's id for an environment id that older gym releases registered, with a one-line notice.
+
+    Such ids are what the 2020/21 course notebooks pass (see :mod:`mitdeeplearning.compat2021.lab3`).
+    """
     new = OLD_ENV_IDS.get(name, name)
     if new != name:
         print(f"note: {name!r} is no longer available; using {new!r} (gymnasium >= 1.0, ale-py)")
@@ -119,8 +122,8 @@ def make_env(name, seed=None, render_mode=None, **kwargs):
     return env
 
 
-def make_pong_envs(num_envs, backend="ale", seed=None, num_threads=2, **settings):
-    """A gymnasium vector environment of ``num_envs`` Pong games stepped together.
+def make_pong_envs(num_games, backend="ale", seed=None, num_threads=2, **settings):
+    """A gymnasium vector environment of ``num_games`` Pong games stepped together.
 
     backend:
       ``"ale"``   ale-py's native ``AtariVectorEnv``: C++ emulators stepped by ``num_threads``
@@ -129,15 +132,15 @@ def make_pong_envs(num_envs, backend="ale", seed=None, num_threads=2, **settings
       ``"sync"``  ``gymnasium.vector.SyncVectorEnv`` of ``ALE/Pong-v5``: one process, in turn.
       ``"async"`` ``gymnasium.vector.AsyncVectorEnv``: one worker process per game.
 
-    Observations have shape (num_envs, 210, 160, 3) for "sync"/"async" and
-    (num_envs, 1, 210, 160, 3) for "ale"; ``preprocess_frame`` accepts both. Close the returned
+    Observations have shape (num_games, 210, 160, 3) for "sync"/"async" and
+    (num_games, 1, 210, 160, 3) for "ale"; ``preprocess_frame`` accepts both. Close the returned
     environment with ``envs.close()`` (in a ``finally:``) so that no thread or worker process is
     left running.
     """
     import gymnasium as gym
 
-    if int(num_envs) < 1:
-        raise ValueError(f"num_envs must be at least 1, got {num_envs}")
+    if int(num_games) < 1:
+        raise ValueError(f"num_games must be at least 1, got {num_games}")
     settings = {**PONG_SETTINGS, **settings}
     if backend == "ale":
         from ale_py.vector_env import AtariVectorEnv
@@ -146,7 +149,7 @@ def make_pong_envs(num_envs, backend="ale", seed=None, num_threads=2, **settings
 
         envs = AtariVectorEnv(
             "pong",
-            int(num_envs),
+            int(num_games),
             num_threads=int(num_threads),
             img_height=210,
             img_width=160,
@@ -162,7 +165,7 @@ def make_pong_envs(num_envs, backend="ale", seed=None, num_threads=2, **settings
         )
     elif backend in ("sync", "async"):
         _register_ale()
-        envs = gym.make_vec(PONG_ENV_NAME, num_envs=int(num_envs), vectorization_mode=backend, **settings)
+        envs = gym.make_vec(PONG_ENV_NAME, num_envs=int(num_games), vectorization_mode=backend, **settings)
     else:
         raise ValueError(f"unknown backend {backend!r}: use 'ale', 'sync' or 'async'")
     envs = _ValidatedActions(envs)
@@ -194,46 +197,25 @@ def _ValidatedActions(envs):
 
 
 # --------------------------------------------------------------------------------------------
-# Memory
+# Trajectories
 # --------------------------------------------------------------------------------------------
-class Memory:
-    """What an agent saw, did and got during its episodes: three lists of equal length."""
+@dataclasses.dataclass(repr=False)
+class Trajectory:
+    """What one game saw, did and got, step by step: three lists of equal length.
 
-    def __init__(self):
-        self.clear()
+    ``collect_rollout`` returns one per game; ``observations[t]`` is what the policy saw when it
+    chose ``actions[t]``, and ``rewards[t]`` what that step earned.
+    """
 
-    def clear(self):
-        """Forget everything (start of a new episode)."""
-        self.observations = []
-        self.actions = []
-        self.rewards = []
-
-    def add_to_memory(self, new_observation, new_action, new_reward):
-        """Store one time step: the observation the action was chosen on, the action, the reward."""
-        self.observations.append(new_observation)
-        self.actions.append(new_action)
-        self.rewards.append(new_reward)
+    observations: list = dataclasses.field(default_factory=list)
+    actions: list = dataclasses.field(default_factory=list)
+    rewards: list = dataclasses.field(default_factory=list)
 
     def __len__(self):
         return len(self.actions)
 
     def __repr__(self):
-        return f"Memory({len(self)} steps, total reward {float(np.sum(self.rewards)):.1f})"
-
-
-def aggregate_memories(memories):
-    """One Memory holding the steps of all ``memories``, one episode after another."""
-    batch = Memory()
-    for memory in memories:
-        if not (len(memory.observations) == len(memory.actions) == len(memory.rewards)):
-            raise ValueError(
-                f"a memory holds {len(memory.observations)} observations, {len(memory.actions)} actions "
-                f"and {len(memory.rewards)} rewards; add_to_memory must store all three each step"
-            )
-        batch.observations.extend(memory.observations)
-        batch.actions.extend(memory.actions)
-        batch.rewards.extend(memory.rewards)
-    return batch
+        return f"Trajectory({len(self)} steps, total reward {float(np.sum(self.rewards)):.1f})"
 
 
 # --------------------------------------------------------------------------------------------
@@ -272,42 +254,14 @@ def frame_change(prev, curr):
     """Frame difference ``preprocess_frame(curr) - preprocess_frame(prev)``: (80, 80, 1) float32.
 
     Values are -1 (something left this pixel), 0 (no change) and +1 (something arrived), so one
-    image shows where the ball and paddles are and which way they move. This is the lab's
-    observation; ``pong_change`` keeps the 2021 course package's meaning.
+    image shows where the ball and paddles are and which way they move: the lab's observation.
+    Works on batches of frames as ``preprocess_frame`` does.
     """
     return preprocess_frame(curr) - preprocess_frame(prev)
 
 
-def preprocess_pong(image):
-    """The 2021 course package's Pong pre-processing: (40, 40, 1) float64 of 0s and 1s.
-
-    Kept with its old meaning for notebooks written against that package: crop rows 35..194, keep
-    every 2nd row and column of the red channel, erase the two background colours, set the rest
-    to 1, thicken it with a 3x3 dilation (so the ball survives the next step), and keep every 2nd
-    row and column again. This lab uses ``preprocess_frame`` instead (80x80 float32, no dilation).
-    """
-    import cv2
-
-    image = np.asarray(image)
-    if image.shape != (210, 160, 3):
-        raise ValueError(f"expected one Pong frame of shape (210, 160, 3), got {image.shape}")
-    red = image[35:195:2, ::2, 0]
-    binary = ((red != PONG_BACKGROUND[0]) & (red != PONG_BACKGROUND[1]) & (red != 0)).astype(np.uint8)
-    thick = cv2.dilate(binary, np.ones((3, 3), np.uint8), iterations=1)
-    return thick[::2, ::2, np.newaxis].astype(np.float64)
-
-
-def pong_change(prev, curr):
-    """The 2021 course package's frame difference: ``preprocess_pong(prev) - preprocess_pong(curr)``.
-
-    (40, 40, 1) float64 with values -1, 0, 1 -- note the order, previous minus current, as it was.
-    This lab's own observation is ``frame_change(prev, curr)`` (current minus previous, 80x80).
-    """
-    return preprocess_pong(prev) - preprocess_pong(curr)
-
-
 # --------------------------------------------------------------------------------------------
-# Policies and rollouts
+# Policies
 # --------------------------------------------------------------------------------------------
 _NUMPY_ACTIVATIONS = {
     "linear": lambda x: x,
@@ -429,8 +383,8 @@ def _sample_actions(model, observations, single=False):
     return int(actions[0]) if single else actions.astype(np.int64)
 
 
-def validate_actions(actions, num_envs, n_actions=6):
-    """``actions`` as an int64 array of shape (num_envs,), or a ValueError that says what is wrong.
+def validate_actions(actions, num_games, n_actions=6):
+    """``actions`` as an int64 array of shape (num_games,), or a ValueError that says what is wrong.
 
     Every vector-env step goes through this first: an action outside ``0..n_actions-1`` would
     make ale-py's native vector env wait forever, and a float or a tensor would be cast silently.
@@ -438,12 +392,12 @@ def validate_actions(actions, num_envs, n_actions=6):
     if hasattr(actions, "numpy"):  # a tf.Tensor
         actions = actions.numpy()
     array = np.asarray(actions)
-    if array.size != num_envs:
+    if array.size != num_games:
         raise ValueError(
-            f"expected one action per game ({num_envs}), got {array.size} (shape {array.shape}); "
+            f"expected one action per game ({num_games}), got {array.size} (shape {array.shape}); "
             f"choose_action(model, observations, single=False) must return one action per observation"
         )
-    array = array.reshape(num_envs)
+    array = array.reshape(num_games)
     if not np.issubdtype(array.dtype, np.integer):
         if np.issubdtype(array.dtype, np.floating) and np.all(np.isfinite(array)) and np.all(array == np.round(array)):
             raise ValueError(
@@ -469,118 +423,55 @@ def _n_actions(envs):
     return int(getattr(space, "n", 6))
 
 
-class _EnvList:
-    """A list of gymnasium environments stepped in turn, with a vector env's reset/step interface.
+# --------------------------------------------------------------------------------------------
+# Rollouts
+# --------------------------------------------------------------------------------------------
+def _play(envs, act, observe=frame_change, max_steps=None, seed=None):
+    """Play every game of ``envs`` once, all together; yield each step as it is taken.
 
-    The 2021 course notebooks pass ``parallelized_collect_rollout`` a list of environments; this
-    lets the same collector serve them. A finished game is reset on the next step, as gymnasium's
-    vector environments do.
+    Each step turns the last two frames of every game into observations (``observe(previous,
+    current)``; a game starts with no motion), asks ``act(observations)`` for one action per game,
+    checks them and steps all games. Yields ``(observations, actions, rewards, playing)`` where
+    ``playing`` marks the games still in their first episode (a finished game is restarted by the
+    vector environment, but its new episode is not played). Stops when every game has finished or
+    after ``max_steps`` steps.
     """
-
-    def __init__(self, env_list):
-        self.envs = list(env_list)
-        self.num_envs = len(self.envs)
-        self.single_action_space = self.envs[0].action_space
-        self._needs_reset = [False] * self.num_envs
-
-    def reset(self, seed=None):
-        frames = [env.reset(seed=None if seed is None else seed + i)[0] for i, env in enumerate(self.envs)]
-        self._needs_reset = [False] * self.num_envs
-        return np.stack(frames), {}
-
-    def step(self, actions):
-        out = []
-        for i, (env, action) in enumerate(zip(self.envs, actions)):
-            if self._needs_reset[i]:
-                frame, _ = env.reset()
-                out.append((frame, 0.0, False, False))
-                self._needs_reset[i] = False
-                continue
-            frame, reward, terminated, truncated, _ = env.step(int(action))
-            self._needs_reset[i] = bool(terminated or truncated)
-            out.append((frame, reward, terminated, truncated))
-        frames, rewards, terminated, truncated = zip(*out)
-        return np.stack(frames), np.array(rewards, np.float32), np.array(terminated), np.array(truncated), {}
-
-
-def parallelized_collect_rollout(batch_size, envs, model, choose_action=None, max_steps=None):
-    """Play one Pong episode in every game of ``envs`` at once; return one Memory per game.
-
-    ``envs`` is a gymnasium vector environment (``make_pong_envs``) or, as in the 2021 course
-    notebooks, a list of Pong environments; the number of games comes from it. ``batch_size``
-    is kept for the 2020/21 call form ``(batch_size, envs, model, choose_action)``: pass None, or
-    the number of games (anything else is an error). Every step makes ONE batched policy call for
-    all games (``choose_action(model, x, single=False)`` on a compiled wrapper of ``model``;
-    by default sampling from its logits), checks the actions, then steps all games together. An
-    observation is the difference of the last two pre-processed frames, (80, 80, 1). A game that
-    has finished stops being recorded while the others play on; ``max_steps`` caps the episode
-    length (None: play until every game is over).
-    """
-    if isinstance(envs, (list, tuple)):
-        if not envs or not all(hasattr(env, "step") for env in envs):
-            raise TypeError(
-                "envs must be a gymnasium vector environment (mdl.lab3.make_pong_envs(n)) or a non-empty "
-                f"list of gymnasium environments, got {envs!r:.80}"
-            )
-        envs = _EnvList(envs)
-        # the 2021 call form gets the 2021 observation: pong_change(prev, curr), 40x40 float64
-        observe = lambda prev, curr: np.stack([pong_change(p, c) for p, c in zip(prev, curr)])  # noqa: E731
-    else:
-        observe = lambda prev, curr: preprocess_frame(curr) - preprocess_frame(prev)  # noqa: E731
-    num_envs = getattr(envs, "num_envs", None)
-    if num_envs is None:
-        raise TypeError(f"envs must be a gymnasium vector environment or a list of environments, got {type(envs).__name__}")
-    if batch_size is not None and batch_size != num_envs:
-        raise ValueError(f"batch_size is {batch_size} but the environment holds {num_envs} games; pass batch_size=None")
+    num_games = envs.num_envs
     n_actions = _n_actions(envs)
-    choose_action = choose_action or _sample_actions
-    policy = model if isinstance(model, CompiledPolicy) else CompiledPolicy(model)
-
-    observations, _ = envs.reset()
-    current = _frames(observations)
+    frames, _ = envs.reset(seed=seed)
+    current = _frames(frames)
     previous = current
-    memories = [Memory() for _ in range(num_envs)]
-    done = np.zeros(num_envs, dtype=bool)
+    done = np.zeros(num_games, dtype=bool)
     steps = 0
     while not done.all() and (max_steps is None or steps < max_steps):
-        x = observe(previous, current)
-        actions = validate_actions(choose_action(policy, x, single=False), num_envs, n_actions)
-        observations, rewards, terminated, truncated, _ = envs.step(actions)
-        for i in np.flatnonzero(~done):
-            memories[i].add_to_memory(x[i], int(actions[i]), float(rewards[i]))
+        observations = observe(previous, current)
+        actions = validate_actions(act(observations), num_games, n_actions)
+        frames, rewards, terminated, truncated, _ = envs.step(actions)
+        yield observations, actions, np.asarray(rewards), ~done
         done |= np.asarray(terminated) | np.asarray(truncated)
-        previous, current = current, _frames(observations)
+        previous, current = current, _frames(frames)
         steps += 1
-    return memories
 
 
-def collect_rollout_per_step(env_list, model, max_steps=None):
-    """The old way, kept as a baseline: each env in turn, one ``model.predict`` per env per step.
+def collect_rollout(envs, model, choose_action, max_steps=None, observe=frame_change):
+    """Play one Pong episode in every game of ``envs`` at once; return one ``Trajectory`` per game.
 
-    Returns a list of Memories like ``parallelized_collect_rollout``. Used by the benchmark to show
-    what batching and compiling the policy call buys.
+    ``envs`` is a vector environment of Pong games (``make_pong_envs``). Every step makes ONE
+    batched policy call for all games, ``choose_action(policy, observations, single=False)`` on a
+    compiled wrapper of ``model``, checks the actions (one integer in range per game) and steps all
+    games together. An observation is ``observe(previous frames, current frames)``, by default
+    ``frame_change``: (80, 80, 1) float32. A game that has finished stops being recorded while the
+    others play on; ``max_steps`` caps the episode length (None: play until every game is over).
     """
-    memories = [Memory() for _ in env_list]
-    previous, current, done = [], [], []
-    for env in env_list:
-        frame, _ = env.reset()
-        current.append(preprocess_frame(frame))
-        previous.append(current[-1])
-        done.append(False)
-    steps = 0
-    while not all(done) and (max_steps is None or steps < max_steps):
-        for i, env in enumerate(env_list):
-            if done[i]:
-                continue
-            x = current[i] - previous[i]
-            logits = model.predict(x[np.newaxis], verbose=0)
-            action = _sample_actions(lambda _: logits, x, single=True)
-            frame, reward, terminated, truncated, _ = env.step(action)
-            memories[i].add_to_memory(x, action, float(reward))
-            done[i] = terminated or truncated
-            previous[i], current[i] = current[i], preprocess_frame(frame)
-        steps += 1
-    return memories
+    policy = model if isinstance(model, CompiledPolicy) else CompiledPolicy(model)
+    trajectories = [Trajectory() for _ in range(envs.num_envs)]
+    act = lambda observations: choose_action(policy, observations, single=False)  # noqa: E731
+    for observations, actions, rewards, playing in _play(envs, act, observe, max_steps):
+        for i in np.flatnonzero(playing):
+            trajectories[i].observations.append(observations[i])
+            trajectories[i].actions.append(int(actions[i]))
+            trajectories[i].rewards.append(float(rewards[i]))
+    return trajectories
 
 
 # --------------------------------------------------------------------------------------------
@@ -722,7 +613,6 @@ def build_from_description(description):
         layers.append(getattr(keras.layers, entry["class"])(**settings))
     return keras.Sequential(layers)
 
-
 def evaluate_pong(model, num_games=20, seed=0, greedy=False, max_steps=None, num_threads=2):
     """Play ``num_games`` games of Pong with ``model`` and return each game's score (won - lost).
 
@@ -737,25 +627,19 @@ def evaluate_pong(model, num_games=20, seed=0, greedy=False, max_steps=None, num
         raise ValueError(f"num_games must be at least 1, got {num_games}")
     policy = model if isinstance(model, CompiledPolicy) else CompiledPolicy(model)
     rng = np.random.default_rng(seed)
+
+    def act(observations):
+        logits = np.asarray(policy(observations), np.float64)
+        if greedy:
+            return logits.argmax(axis=-1)
+        # Gumbel-max: argmax(logits + Gumbel noise) is a sample from softmax(logits)
+        return (logits - np.log(-np.log(rng.random(logits.shape)))).argmax(axis=-1)
+
     envs = make_pong_envs(int(num_games), seed=seed, num_threads=num_threads)
     try:
-        n_actions = _n_actions(envs)
-        frames, _ = envs.reset(seed=seed)
-        previous = current = preprocess_frame(_frames(frames))
-        scores = np.zeros(num_games, np.int64)
-        done = np.zeros(num_games, bool)
-        steps = 0
-        while not done.all() and (max_steps is None or steps < max_steps):
-            logits = np.asarray(policy(current - previous), np.float64)
-            if greedy:
-                actions = logits.argmax(axis=-1)
-            else:  # Gumbel-max: argmax(logits + Gumbel noise) is a sample from softmax(logits)
-                actions = (logits - np.log(-np.log(rng.random(logits.shape)))).argmax(axis=-1)
-            frames, rewards, terminated, truncated, _ = envs.step(validate_actions(actions, num_games, n_actions))
-            scores += np.where(done, 0, np.asarray(rewards)).astype(np.int64)
-            done |= np.asarray(terminated) | np.asarray(truncated)
-            previous, current = current, preprocess_frame(_frames(frames))
-            steps += 1
+        scores = np.zeros(int(num_games), np.int64)
+        for _, _, rewards, playing in _play(envs, act, max_steps=max_steps, seed=seed):
+            scores += np.where(playing, rewards, 0).astype(np.int64)
     finally:
         envs.close()
     return scores

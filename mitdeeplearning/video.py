@@ -1,10 +1,10 @@
 """Write, count and embed mp4 videos of agents, with no display server.
 
-Frames come from ``env.render()`` with ``render_mode="rgb_array"`` (or from a Memory); they are
-piped to the ffmpeg binary that the ``imageio-ffmpeg`` wheel ships, encoded as H.264 in an mp4
-that browsers play, and shown in a notebook as an HTML5 ``<video>`` element whose source is the
-file itself, base64-encoded, so the executed notebook carries the video. The ffmpeg process ends
-when the file is closed; nothing is left running.
+Frames come from ``env.render()`` with ``render_mode="rgb_array"`` (or from a rollout's
+observations); they are piped to the ffmpeg binary that the ``imageio-ffmpeg`` wheel ships,
+encoded as H.264 in an mp4 that browsers play, and shown in a notebook as an HTML5 ``<video>``
+element whose source is the file itself, base64-encoded, so the executed notebook carries the
+video. The ffmpeg process ends when the file is closed; nothing is left running.
 """
 
 import base64
@@ -15,7 +15,7 @@ import numpy as np
 
 from . import rl
 
-__all__ = ["write_mp4", "count_frames", "play_video", "save_video_of_model", "save_video_of_memory"]
+__all__ = ["write_mp4", "count_frames", "play_video", "save_video_of_agent", "save_video_of_observations"]
 
 
 def _even(frame):
@@ -93,7 +93,7 @@ def write_mp4(frames, filename, fps=30):
                 raise ffmpeg_failed(exc) from exc
             count += 1
         if count == 0:
-            raise ValueError(f"no frames to write to {filename}: the episode or memory was empty")
+            raise ValueError(f"no frames to write to {filename}: the episode or the sequence of observations was empty")
         try:
             process.stdin.close()
         except (BrokenPipeError, OSError) as exc:
@@ -126,13 +126,13 @@ def count_frames(filename):
 def play_video(filename, width=480):
     """Show an mp4 in a notebook: an HTML5 video element with the file embedded as base64.
 
-    ``width`` in pixels; None shows the video at its own size (as the 2021 helper did).
+    ``width`` in pixels; None shows the video at its own size.
     """
     from IPython.display import HTML
 
     path = Path(filename)
     if not path.is_file():
-        raise FileNotFoundError(f"no video at {path}; create it with save_video_of_model or save_video_of_memory")
+        raise FileNotFoundError(f"no video at {path}; create it with save_video_of_agent")
     encoded = base64.b64encode(path.read_bytes()).decode("ascii")
     size = "" if width is None else f' width="{int(width)}"'
     return HTML(
@@ -142,37 +142,18 @@ def play_video(filename, width=480):
     )
 
 
-def _pong_observation(model):
-    """How a Pong model wants its frames: the lab's 80x80 difference, or the 2021 package's 40x40."""
-    shape = getattr(getattr(model, "model", model), "input_shape", None)
-    if shape is not None and tuple(shape[1:3]) == (40, 40):
-        return rl.pong_change  # 2021: preprocess_pong(prev) - preprocess_pong(curr)
-    return rl.frame_change
+def save_video_of_agent(model, env_name, filename, observe=None, num_frames=1000, seed=0, fps=30):
+    """Let ``model`` play one episode of ``env_name`` (at most ``num_frames`` frames), film it, return the file name.
 
-
-def save_video_of_model(model, env_name, suffix="", num_frames=1000, filename=None, seed=0, fps=30,
-                        obs_diff=None, pp_fn=None):
-    """Let ``model`` play one episode of ``env_name`` (at most ``num_frames`` frames) and film it.
-
-    The policy samples from the model's logits. Cart-Pole observations go to the model as they
-    are; for Pong the model sees the frame difference it was trained on: the lab's 80x80
-    ``frame_change``, or the 2021 package's 40x40 ``pong_change`` for a model built on 40x40
-    inputs. The 2020 course call form ``(model, env_name, obs_diff=True, pp_fn=preprocess)``
-    works too: the model then sees ``pp_fn(frame) - pp_fn(previous frame)`` (``pp_fn(frame)``
-    with ``obs_diff=False``). Old ids such as ``"Pong-v0"`` map to today's with a notice.
-    Returns the mp4's file name (``<env>_agent<suffix>.mp4`` unless ``filename``).
+    The policy samples an action from the model's logits at every step. The model sees
+    ``observe(previous observation, observation)``: for Pong the frame difference it was trained
+    on (e.g. ``frame_change``, or your own ``pong_change``); None gives it the observation as it
+    comes (Cart-Pole's 4 numbers). The episode starts from ``reset(seed=seed)``; the frames are
+    what ``env.render()`` draws, encoded by ``write_mp4`` into ``filename`` at ``fps``.
     """
-    env_name = rl.current_env_id(env_name)
-    filename = filename or f"{env_name.replace('/', '_')}_agent{suffix}.mp4"
     env = rl.make_env(env_name, render_mode="rgb_array")
     policy = model if isinstance(model, rl.CompiledPolicy) else rl.CompiledPolicy(model)
-    if pp_fn is not None or obs_diff is not None:  # the 2020 form
-        prep = pp_fn or (lambda frame: np.asarray(frame, dtype=np.float32))
-        observe = (lambda prev, curr: prep(curr) - prep(prev)) if obs_diff else (lambda prev, curr: prep(curr))
-    elif "Pong" in env_name:
-        observe = _pong_observation(model)
-    else:
-        observe = lambda prev, curr: np.asarray(curr, dtype=np.float32)  # noqa: E731
+    observe = observe or (lambda previous, observation: observation)
     try:
         observation, _ = env.reset(seed=seed)
 
@@ -195,25 +176,24 @@ def save_video_of_model(model, env_name, suffix="", num_frames=1000, filename=No
     return str(filename)
 
 
-def save_video_of_memory(memory, filename, size=(512, 512), fps=30):
-    """Film the observations stored in a Memory (Pong frame differences) and return the file name.
+def save_video_of_observations(observations, filename, size=(512, 512), fps=30):
+    """Film a sequence of Pong observations (frame differences, e.g. a ``Trajectory``'s) and return the file name.
 
     Values in [-1, 1] become grey levels (0 -> mid grey, +1 -> white, -1 -> black); images are
     scaled to ``size`` (width, height) with nearest-neighbour so pixels stay sharp.
     """
     import cv2
 
-    observations = memory.observations
     if len(observations) == 0:
-        raise ValueError("the memory holds no observations; collect a rollout first")
+        raise ValueError("there are no observations to film; collect a rollout first")
 
     def frames():
         for obs in observations:
             img = np.asarray(obs, dtype=np.float32)
             if img.ndim == 3 and img.shape[-1] == 1:
                 img = img[..., 0]
-            if img.ndim == 1:
-                raise ValueError(f"observations of shape {img.shape} are not images; save_video_of_memory films Pong frames")
+            if img.ndim != 2:
+                raise ValueError(f"observations of shape {np.shape(obs)} are not images; this films Pong frame differences")
             grey = np.clip((img + 1.0) * 127.5, 0, 255).astype(np.uint8)
             grey = cv2.resize(grey, tuple(int(s) for s in size), interpolation=cv2.INTER_NEAREST)
             yield np.repeat(grey[..., None], 3, axis=-1)

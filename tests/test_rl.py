@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mitdeeplearning as mdl
-from mitdeeplearning import rl
+from mitdeeplearning import rl, video
+from mitdeeplearning.compat2021 import lab3 as old
 
 
 def child_pids():
@@ -42,23 +43,22 @@ def pong_model():
     )
 
 
-def test_lab3_facade_exports_rl_names():
-    assert mdl.lab3.Memory is rl.Memory
-    assert mdl.lab3.parallelized_collect_rollout is rl.parallelized_collect_rollout
+def test_lab3_facade_exports_todays_names_and_the_wings():
+    assert mdl.lab3.collect_rollout is rl.collect_rollout and mdl.lab3.Trajectory is rl.Trajectory
+    assert mdl.lab3.save_video_of_agent is video.save_video_of_agent
+    for name in old.__all__:
+        assert getattr(mdl.lab3, name) is getattr(old, name), name
 
 
-def test_memory_and_aggregate():
-    a, b = rl.Memory(), rl.Memory()
-    for k in range(3):
-        a.add_to_memory(np.full(4, k), k, 1.0)
-    b.add_to_memory(np.full(4, 9), 1, -1.0)
-    batch = rl.aggregate_memories([a, b])
-    assert len(batch) == 4 and batch.actions == [0, 1, 2, 1] and batch.rewards == [1.0, 1.0, 1.0, -1.0]
-    assert np.array_equal(batch.observations[3], np.full(4, 9))
-    bad = rl.Memory()
-    bad.observations.append(1)
-    with pytest.raises(ValueError, match="add_to_memory must store all three"):
-        rl.aggregate_memories([bad])
+def test_todays_modules_carry_no_old_names():
+    """The 2020/21 names and meanings live in the compatibility wing only."""
+    for module in (rl, video):
+        for name in old.__all__ + ["preprocess_pong", "collect_rollout_per_step", "aggregate_memories"]:
+            assert not hasattr(module, name), f"{module.__name__}.{name}"
+    import inspect
+
+    assert "batch_size" not in inspect.signature(rl.collect_rollout).parameters
+    assert "input_shape" not in inspect.getsource(video)
 
 
 def test_normalize():
@@ -85,13 +85,13 @@ def test_preprocess_pong_real_frames_and_batches():
     assert rl.preprocess_frame(np.stack(frames)[:, None]).shape == (60, 80, 80, 1)  # ale vector env layout
     d = rl.frame_change(frames[-2], frames[-1])
     assert set(np.unique(d)) <= {-1.0, 0.0, 1.0} and np.array_equal(d, x - rl.preprocess_frame(frames[-2]))
-    # the 2021 package's names keep their meaning: 40x40 float64, previous minus current
-    old = rl.preprocess_pong(image=frames[-1])
-    assert old.shape == (40, 40, 1) and old.dtype == np.float64 and set(np.unique(old)) <= {0.0, 1.0}
-    assert old.sum() > 0
-    change = rl.pong_change(frames[-2], frames[-1])
+    # the 2021 package's names keep their meaning in the wing: 40x40 float64, previous minus current
+    old_frame = old.preprocess_pong(image=frames[-1])
+    assert old_frame.shape == (40, 40, 1) and old_frame.dtype == np.float64 and set(np.unique(old_frame)) <= {0.0, 1.0}
+    assert old_frame.sum() > 0
+    change = old.pong_change(frames[-2], frames[-1])
     assert change.shape == (40, 40, 1) and change.dtype == np.float64
-    assert np.array_equal(change, rl.preprocess_pong(frames[-2]) - old)
+    assert np.array_equal(change, old.preprocess_pong(frames[-2]) - old_frame)
     with pytest.raises(ValueError, match="210, 160, 3"):
         rl.preprocess_frame(np.zeros((80, 80, 1)))
 
@@ -104,7 +104,7 @@ def test_make_env_errors_name_the_problem():
 
 
 @pytest.mark.parametrize("backend", ["ale", "sync"])
-def test_parallelized_collect_rollout(pong_model, backend):
+def test_collect_rollout(pong_model, backend):
     calls = []
 
     def choose_action(model, observation, single=True):
@@ -114,15 +114,16 @@ def test_parallelized_collect_rollout(pong_model, backend):
     threads_before = thread_count()
     envs = rl.make_pong_envs(3, backend=backend, seed=0)
     try:
-        memories = rl.parallelized_collect_rollout(3, envs, pong_model, choose_action, max_steps=25)
+        trajectories = rl.collect_rollout(envs, pong_model, choose_action, max_steps=25)
     finally:
         envs.close()
-    assert len(memories) == 3 and all(len(m) == 25 for m in memories)
+    assert len(trajectories) == 3 and all(isinstance(t, rl.Trajectory) and len(t) == 25 for t in trajectories)
     # ONE batched policy call per step, for all environments at once
     assert len(calls) == 25 and all(shape == (3, 80, 80, 1) for shape in calls)
-    obs = np.stack(memories[0].observations)
+    obs = np.stack(trajectories[0].observations)
     assert obs.shape == (25, 80, 80, 1) and obs.dtype == np.float32 and set(np.unique(obs)) <= {-1.0, 0.0, 1.0}
-    assert all(0 <= a < 6 for m in memories for a in m.actions)
+    assert all(0 <= a < 6 for t in trajectories for a in t.actions)
+    assert all(len(t.rewards) == len(t.observations) == 25 for t in trajectories)
     assert child_pids() == []
     assert thread_count() <= threads_before + 2  # the emulator threads ended with close()
 
@@ -131,44 +132,32 @@ def test_rollout_plays_whole_episodes_and_stops_recording_finished_games(pong_mo
     # a short episode limit makes every game end by truncation after 50 steps
     envs = rl.make_pong_envs(2, backend="sync", seed=1, max_episode_steps=50)
     try:
-        memories = rl.parallelized_collect_rollout(2, envs, pong_model)
+        trajectories = rl.collect_rollout(envs, pong_model, rl._sample_actions)
     finally:
         envs.close()
-    assert [len(m) for m in memories] == [50, 50]
+    assert [len(t) for t in trajectories] == [50, 50]
 
 
 def test_async_backend_leaves_no_worker(pong_model):
     envs = rl.make_pong_envs(2, backend="async", seed=0)
     try:
         assert len(child_pids()) == 2
-        memories = rl.parallelized_collect_rollout(2, envs, pong_model, max_steps=5)
+        trajectories = rl.collect_rollout(envs, pong_model, rl._sample_actions, max_steps=5)
     finally:
         envs.close()
-    assert [len(m) for m in memories] == [5, 5]
+    assert [len(t) for t in trajectories] == [5, 5]
     assert child_pids() == []
 
 
-def test_rollout_rejects_list_of_envs_and_wrong_batch(pong_model):
-    with pytest.raises(TypeError, match="make_pong_envs"):
-        rl.parallelized_collect_rollout(2, [None, None], pong_model)
+def test_rollout_checks_the_actions(pong_model):
     envs = rl.make_pong_envs(2, backend="sync")
     try:
-        with pytest.raises(ValueError, match="batch_size is 3"):
-            rl.parallelized_collect_rollout(3, envs, pong_model)
         with pytest.raises(ValueError, match="one action per observation"):
-            rl.parallelized_collect_rollout(2, envs, pong_model, lambda m, o, single=True: [0], max_steps=2)
+            rl.collect_rollout(envs, pong_model, lambda m, o, single=True: [0], max_steps=2)
+        with pytest.raises(ValueError, match="must lie in 0..5"):
+            rl.collect_rollout(envs, pong_model, lambda m, o, single=True: np.array([0, 6]), max_steps=2)
     finally:
         envs.close()
-
-
-def test_per_step_baseline_collector(pong_model):
-    envs = [rl.make_env(rl.PONG_ENV_NAME, seed=s) for s in range(2)]
-    try:
-        memories = rl.collect_rollout_per_step(envs, pong_model, max_steps=3)
-    finally:
-        for env in envs:
-            env.close()
-    assert [len(m) for m in memories] == [3, 3]
 
 
 def test_compiled_policy_matches_model(pong_model):
@@ -211,6 +200,44 @@ def test_numpy_policy_matches_model_and_refreshes():
 
 
 # ---------------------------------------------------------------------------- 2020/21 call forms
+# mitdeeplearning.compat2021.lab3, re-exported by mdl.lab3 (docs/COMPATIBILITY.md, Lab 3)
+def test_memory_and_aggregate():
+    a, b = mdl.lab3.Memory(), mdl.lab3.Memory()
+    for k in range(3):
+        a.add_to_memory(np.full(4, k), k, 1.0)
+    b.add_to_memory(np.full(4, 9), 1, -1.0)
+    batch = mdl.lab3.aggregate_memories([a, b])
+    assert len(batch) == 4 and batch.actions == [0, 1, 2, 1] and batch.rewards == [1.0, 1.0, 1.0, -1.0]
+    assert np.array_equal(batch.observations[3], np.full(4, 9))
+    bad = mdl.lab3.Memory()
+    bad.observations.append(1)
+    with pytest.raises(ValueError, match="add_to_memory must store all three"):
+        mdl.lab3.aggregate_memories([bad])
+
+
+def test_2021_rollout_of_a_vector_env_gives_memories_of_todays_observations(pong_model):
+    envs = rl.make_pong_envs(2, backend="sync", seed=0)
+    try:
+        memories = mdl.lab3.parallelized_collect_rollout(2, envs, pong_model, max_steps=10)
+        assert len(mdl.lab3.parallelized_collect_rollout(None, envs, pong_model, max_steps=3)[0]) == 3
+    finally:
+        envs.close()
+    assert all(isinstance(m, mdl.lab3.Memory) and len(m) == 10 for m in memories)
+    obs = np.stack(memories[0].observations)
+    assert obs.shape == (10, 80, 80, 1) and obs.dtype == np.float32
+
+
+def test_2021_rollout_refuses_what_it_cannot_play(pong_model):
+    with pytest.raises(TypeError, match="make_pong_envs"):
+        mdl.lab3.parallelized_collect_rollout(2, [None, None], pong_model)
+    envs = rl.make_pong_envs(2, backend="sync")
+    try:
+        with pytest.raises(ValueError, match="batch_size is 3"):
+            mdl.lab3.parallelized_collect_rollout(3, envs, pong_model)
+    finally:
+        envs.close()
+
+
 def test_2021_list_of_envs_gets_the_2021_observations():
     import keras
 
@@ -223,7 +250,7 @@ def test_2021_list_of_envs_gets_the_2021_observations():
 
     envs = [rl.make_env(rl.PONG_ENV_NAME, seed=s) for s in range(2)]
     try:
-        memories = rl.parallelized_collect_rollout(2, envs, model, choose_action, max_steps=30)
+        memories = mdl.lab3.parallelized_collect_rollout(2, envs, model, choose_action, max_steps=30)
     finally:
         for env in envs:
             env.close()
@@ -241,7 +268,7 @@ def test_2020_video_keywords_and_old_env_ids(tmp_path, capsys):
 
     def pp(frame):  # a 2020-style pre-processing function, recorded
         seen.append(frame.shape)
-        return rl.preprocess_pong(frame)
+        return mdl.lab3.preprocess_pong(frame)
 
     path = mdl.lab3.save_video_of_model(model, "Pong-v0", obs_diff=True, pp_fn=pp,
                                         filename=str(tmp_path / "old.mp4"), num_frames=12)
@@ -263,3 +290,12 @@ def test_2021_video_of_a_40x40_model_and_play_video_without_width(tmp_path):
     html = mdl.lab3.play_video(path, width=None).data
     assert html.startswith("<video controls") and "base64," in html
     assert 'width="480"' in mdl.lab3.play_video(path).data
+
+
+def test_2021_video_file_name_from_the_suffix(tmp_path, monkeypatch):
+    import keras
+
+    monkeypatch.chdir(tmp_path)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    assert mdl.lab3.save_video_of_model(model, "CartPole-v1", suffix="_0", num_frames=5) == "CartPole-v1_agent_0.mp4"
+    assert (tmp_path / "CartPole-v1_agent_0.mp4").is_file()
