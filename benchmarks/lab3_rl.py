@@ -5,8 +5,8 @@
     .venv/bin/python benchmarks/lab3_rl.py --parts pong --seeds 2 --json results/lab3.json
 
 Parts (``--parts``, comma-separated; default all):
-  cartpole    the notebook's ``train_cartpole`` per seed: episodes and seconds to mean-100 >= 475.
-  pong        the notebook's ``train_pong`` per seed at the ``default`` budget (the parameters
+  cartpole    the notebook's ``run_cartpole`` per seed: episodes and seconds to mean-100 >= 475.
+  pong        the notebook's ``run_pong`` per seed at the ``default`` budget (the parameters
               cell's ``pong_agent_steps``): points won per game and score over the last 100 games.
   agent       the shipped agent (``mdl.lab3.load_pretrained_pong``): ``evaluate_pong`` over 20
               full games, sampling and greedy, and its training curve (pong_agent.csv).
@@ -14,19 +14,22 @@ Parts (``--parts``, comma-separated; default all):
               ``choose_action``, beside the same vector env stepped alone with random actions (the
               ceiling), and one ``model.predict`` per game per step (the 2020/21 way, below).
 The code under test is loaded from lab3/solutions/RL_Solution.ipynb (its ``reference`` cells, see
-mdl_tools.notebook_code), so these numbers are the notebook's numbers.
+mdl_tools.notebook_code) and called as the notebook's own cells call it, with the notebook's knobs,
+so these numbers are the notebook's numbers.
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import pathlib
 import platform
-import sys
 import tempfile
 import time
 
 import numpy as np
+
+from mdl_tools import notebook_code
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "lab3" / "solutions" / "RL_Solution.ipynb"
@@ -34,14 +37,7 @@ PARTS = ("cartpole", "pong", "agent", "throughput")
 
 
 def load_lab(**parameters):
-    sys.path.insert(0, str(ROOT))
-    from mdl_tools import notebook_code
-
     return notebook_code.load(NOTEBOOK, parameters=parameters)
-
-
-class _OutOfTime(Exception):
-    pass
 
 
 def _seed_list(seeds):
@@ -50,36 +46,21 @@ def _seed_list(seeds):
 
 
 def cartpole(seeds, max_seconds):
-    import keras
-
     runs = []
     for seed in _seed_list(seeds):
         lab = load_lab(seed=seed)
-        keras.utils.set_random_seed(seed)
-        model = lab.create_cartpole_model()
-        optimizer = keras.optimizers.Adam(lab.cartpole_learning_rate)
-        optimizer.build(model.trainable_variables)
         start = time.perf_counter()
-        rewards = []
-
-        def watch(episode_rewards):
-            rewards[:] = episode_rewards
-            if time.perf_counter() - start > max_seconds:
-                raise _OutOfTime
-
-        try:
-            rewards, solved = lab.train_cartpole(model, optimizer, lab.cartpole_max_episodes, watch)
-        except _OutOfTime:
-            solved = None
+        out_of_time = lambda episode_rewards: time.perf_counter() - start > max_seconds  # noqa: E731
+        _, rewards, solved = lab.run_cartpole(lab.cartpole_config, on_episode=out_of_time)
         seconds = time.perf_counter() - start
-        lab.env.close()
         steps = int(sum(rewards))
         print(f"cartpole seed {seed}: {'solved in %d episodes' % solved if solved else 'NOT solved'}, "
               f"{seconds:.1f} s, {steps} env steps ({steps / seconds:.0f} steps/s)", flush=True)
         runs.append({"seed": seed, "solved_episode": solved, "seconds": seconds, "env_steps": steps,
                      "episode_rewards": [float(r) for r in rewards]})
-    settings = {"units": lab.cartpole_hidden_units, "learning_rate": lab.cartpole_learning_rate,
-                "gamma": lab.cartpole_gamma, "solved_mean100": lab.cartpole_solved_mean}
+    config = lab.cartpole_config
+    settings = {"units": config.hidden_units, "learning_rate": config.learning_rate, "gamma": config.gamma,
+                "solved_mean100": config.solved_mean, "max_episodes": config.max_episodes}
     return {"seeds": runs, "max_seconds": max_seconds, "settings": settings}
 
 
@@ -89,25 +70,12 @@ def _finite_rows(rows, key):
 
 
 def pong(seeds, agent_steps=None, num_games=None):
-    import keras
-
-    import mitdeeplearning as mdl
-
     runs = []
     for seed in _seed_list(seeds):
         overrides = {"pong_agent_steps": agent_steps, "pong_num_games": num_games}
         lab = load_lab(seed=seed, **{k: v for k, v in overrides.items() if v})
-        keras.utils.set_random_seed(seed)
-        model = lab.create_pong_model()
-        optimizer = keras.optimizers.Adam(lab.pong_learning_rate)
-        optimizer.build(model.trainable_variables)
         with tempfile.TemporaryDirectory() as tmp:
-            record = mdl.lab3.TrainingRecord(pathlib.Path(tmp) / "pong_record.csv")
-            envs = mdl.lab3.make_pong_envs(lab.pong_num_games, seed=seed)
-            try:
-                finished = lab.train_pong(model, optimizer, envs, lab.pong_agent_steps, record, pathlib.Path(tmp))
-            finally:
-                envs.close()
+            _, record, finished = lab.run_pong(lab.pong_config, tmp)
             rows = record.rows()
         last = rows[-1]
         run = {"seed": seed, "agent_steps": int(last["agent_steps"]), "seconds": last["seconds"],
@@ -121,11 +89,11 @@ def pong(seeds, agent_steps=None, num_games=None):
         runs.append(run)
     won = np.array([r["points_won"] for r in runs])
     se = float(won.std(ddof=1) / np.sqrt(len(won))) if len(won) > 1 else None  # no spread from one seed
-    print(f"PONG default budget ({lab.pong_agent_steps:,} agent steps, {lab.pong_num_games} games): "
+    print(f"PONG default budget ({lab.pong_config.agent_steps:,} agent steps, {lab.pong_config.num_games} games): "
           f"{won.mean():.2f}{f' ± {se:.2f} (SE)' if se is not None else ''} points won per game over {len(runs)} seeds; target >= 3: "
           f"{'met' if won.mean() >= 3 else 'NOT met'}", flush=True)
-    settings = {k: getattr(lab, k) for k in ("pong_num_games", "pong_agent_steps", "pong_batch_steps",
-                                            "pong_learning_rate", "pong_entropy_bonus", "pong_gamma")}
+    settings = {f"pong_{k}": v for k, v in dataclasses.asdict(lab.pong_config).items()
+                if k in ("num_games", "agent_steps", "batch_steps", "learning_rate", "entropy_bonus", "gamma")}
     return {"seeds": runs, "points_won_mean": float(won.mean()), "points_won_se": se, "settings": settings}
 
 
@@ -181,11 +149,11 @@ def throughput(configs, steps):
     import mitdeeplearning as mdl
 
     lab = load_lab()
-    model = lab.create_pong_model()
     rates = []
     for num_games in configs:
         envs = mdl.lab3.make_pong_envs(num_games, seed=0)
         try:
+            model = lab.create_pong_model(int(envs.single_action_space.n))
             mdl.lab3.collect_rollout(envs, model, lab.choose_action, max_steps=5)  # compile
             start = time.perf_counter()
             trajectories = mdl.lab3.collect_rollout(envs, model, lab.choose_action, max_steps=steps)

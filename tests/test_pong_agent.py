@@ -4,6 +4,7 @@ The code under test is the solution notebook's own (its ``reference`` cells, loa
 mdl_tools.notebook_code), so these tests fail when the notebook's code breaks.
 """
 
+import dataclasses
 import pathlib
 
 import numpy as np
@@ -23,7 +24,7 @@ def lab():
 
 
 def test_shipped_weights_load_into_the_notebooks_architecture(lab):
-    model = lab.create_pong_model()
+    model = lab.create_pong_model(6)
     assert mdl.lab3.load_pretrained_pong(into=model) is model
     shipped = mdl.lab3.load_pretrained_pong()
     x = np.zeros((3, 80, 80, 1), np.float32)
@@ -76,29 +77,20 @@ def test_evaluate_pong_rejects_a_model_with_the_wrong_number_of_actions():
             mdl.lab3.evaluate_pong(seven, num_games=2, seed=0, max_steps=20, greedy=False)
 
 
-def test_train_pong_learns_resumes_and_continues_the_record(lab, tmp_path):
-    import keras
-
-    model = lab.create_pong_model()
-    optimizer = keras.optimizers.Adam(lab.pong_learning_rate)
-    optimizer.build(model.trainable_variables)
-    record = mdl.lab3.TrainingRecord(tmp_path / "record.csv")
-    before = [w.numpy().copy() for w in model.trainable_variables]
-    envs = mdl.lab3.make_pong_envs(2, seed=0)
-    try:
-        lab.train_pong(model, optimizer, envs, 1200, record, tmp_path / "checkpoints")
-        first = record.rows()
-        assert all(not np.allclose(a, w.numpy()) for a, w in zip(before, model.trainable_variables))
-        path, steps = mdl.lab3.latest_checkpoint(tmp_path / "checkpoints")
-        assert steps == int(first[-1]["agent_steps"]) >= 1200
-        # a fresh model resumes from the checkpoint, and the record goes on from where it stopped
-        resumed = lab.create_pong_model()
-        resumed.load_weights(path)
-        optimizer = keras.optimizers.Adam(lab.pong_learning_rate)
-        optimizer.build(resumed.trainable_variables)
-        lab.train_pong(resumed, optimizer, envs, 2400, record, tmp_path / "checkpoints")
-    finally:
-        envs.close()
+def test_run_pong_learns_resumes_and_continues_the_record(lab, tmp_path):
+    """The notebook's run_pong, as its training cell and the benchmarks call it: a fresh run, then a resumed one."""
+    config = dataclasses.replace(lab.pong_config, agent_steps=1200)
+    lab.seed_everything(config.seed)
+    before = [w.numpy().copy() for w in lab.create_pong_model(6).trainable_variables]  # run_pong's starting point
+    model, record, finished = lab.run_pong(config, tmp_path)
+    first = record.rows()
+    assert record.path == tmp_path / "pong_record.csv"
+    assert all(not np.allclose(a, w.numpy()) for a, w in zip(before, model.trainable_variables))
+    path, steps = mdl.lab3.latest_checkpoint(tmp_path / "pong_checkpoints")
+    assert steps == int(first[-1]["agent_steps"]) >= 1200
+    assert child_pids() == []
+    # resumed: the newest checkpoint's weights, and the record goes on from where it stopped
+    _, record, _ = lab.run_pong(dataclasses.replace(config, agent_steps=2400, resume=True), tmp_path)
     rows = record.rows()
     assert [r["agent_steps"] for r in rows[: len(first)]] == [r["agent_steps"] for r in first]
     assert len(rows) > len(first)
@@ -106,12 +98,24 @@ def test_train_pong_learns_resumes_and_continues_the_record(lab, tmp_path):
     seconds = [r["seconds"] for r in rows]
     assert steps == sorted(steps) and len(set(steps)) == len(steps) and steps[-1] >= 2400
     assert seconds == sorted(seconds)
-    assert mdl.lab3.latest_checkpoint(tmp_path / "checkpoints")[1] == int(steps[-1])
+    assert mdl.lab3.latest_checkpoint(tmp_path / "pong_checkpoints")[1] == int(steps[-1])
+    assert child_pids() == []
+
+
+def test_on_update_can_stop_training_and_a_fresh_run_starts_a_fresh_record(lab, tmp_path):
+    config = dataclasses.replace(lab.pong_config, agent_steps=100_000)
+    seen = []
+    _, record, _ = lab.run_pong(config, tmp_path, on_update=lambda steps, seconds, finished: seen.append(steps) or True)
+    rows = record.rows()
+    assert len(seen) == 1 and [r["agent_steps"] for r in rows] == seen and seen[0] < config.agent_steps
+    assert mdl.lab3.latest_checkpoint(tmp_path / "pong_checkpoints")[1] == seen[0]
+    _, record, _ = lab.run_pong(config, tmp_path, on_update=lambda *_: True)  # resume is off: a new record
+    assert len(record.rows()) == 1
     assert child_pids() == []
 
 
 def test_a_half_written_checkpoint_is_skipped_with_a_warning(lab, tmp_path):
-    model = lab.create_pong_model()
+    model = lab.create_pong_model(6)
     good = mdl.lab3.save_checkpoint(model, tmp_path, 100)
     broken = mdl.lab3.checkpoint_path(tmp_path, 200)
     broken.write_bytes(good.read_bytes()[:1000])  # what an interrupted save used to leave
@@ -129,5 +133,5 @@ def test_pong_loss_adds_an_entropy_bonus(lab):
     rewards = tf.constant([1.0, -1.0])
     p = tf.nn.softmax(logits)
     entropy = -tf.reduce_sum(p * tf.math.log(p), axis=-1)
-    expected = lab.compute_loss(logits, actions, rewards) - lab.pong_entropy_bonus * tf.reduce_mean(entropy)
-    np.testing.assert_allclose(float(lab.pong_loss(logits, actions, rewards)), float(expected), rtol=1e-6)
+    expected = lab.compute_loss(logits, actions, rewards) - 0.05 * tf.reduce_mean(entropy)
+    np.testing.assert_allclose(float(lab.pong_loss(logits, actions, rewards, 0.05)), float(expected), rtol=1e-6)

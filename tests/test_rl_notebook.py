@@ -27,3 +27,29 @@ def test_a_run_writes_beside_the_notebook_not_in_tmp(smoke_run):
     assert set(pathlib.Path(tempfile.gettempdir()).glob("lab3_*")) == before
     outputs = pathlib.Path(result.output).parent / "lab3_outputs"
     assert (outputs / "pong_record.csv").is_file() and list((outputs / "pong_checkpoints").glob("*.weights.h5"))
+
+
+def test_reference_cells_only_define_and_the_configs_carry_the_knobs():
+    """Lab 3's reference cells hold imports, definitions and constants (and the one TensorFlow thread
+    setting, which must precede TensorFlow's first operation); the configs are built from the knobs."""
+    import ast
+
+    import nbformat
+
+    from mdl_tools import notebook_code
+
+    nb = nbformat.read(ROOT / RL, as_version=4)
+    defining = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign)
+    others = []
+    for index, cell in notebook_code.reference_cells(nb):
+        for node in ast.parse(cell.source).body:
+            if isinstance(node, defining) or "set_intra_op_parallelism_threads" in ast.unparse(node):
+                continue
+            others.append(f"cell {index}, line {node.lineno}: {ast.unparse(node)[:80]}")
+    assert not others, "reference cells must only define; move these to the untagged cell after them:\n" + "\n".join(others)
+
+    lab = notebook_code.load(ROOT / RL, parameters={"seed": 7, "pong_num_games": 3, "cartpole_gamma": 0.9})
+    assert (lab.pong_config.num_games, lab.pong_config.seed) == (3, 7)
+    assert (lab.cartpole_config.gamma, lab.cartpole_config.seed) == (0.9, 7)
+    for function in ("run_cartpole", "run_pong", "train_cartpole", "train_pong", "choose_action", "create_pong_model"):
+        assert callable(getattr(lab, function)), function
