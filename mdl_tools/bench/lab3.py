@@ -13,8 +13,52 @@ def measure(quick, work_dir, figures, log=print):
     return {"rl": rl, "figures": ["lab3_cartpole_rewards.png", "lab3_pong_learning.png", "lab3_pong_frame_differences.png"]}
 
 
-def _pm(mean, se):
-    return f"{mean:.2f}" if se is None else f"{mean:.2f} ± {se:.2f}"
+def _pm(values, digits=2, sign=False):
+    """``mean ± SE`` over seeds (or games) of ``values``, formatted by the report's one helper."""
+    return common.format_mean_se(common.mean_se(values), digits=digits, sign=sign)
+
+
+def _minutes(seconds):
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+def _seeds(n):
+    return f"{n} seed{'s' if n != 1 else ''}"
+
+
+def _first_win(record):
+    """The shipped agent's first record row whose score (last 100 games) reached 0, else None."""
+    return next((r for r in record if r["score"] >= 0), None)
+
+
+def _what_good_looks_like(rl):
+    """The section's opening paragraph, every figure in it taken from the measured results."""
+    cp, pong, agent = rl["cartpole"], rl["pong"], rl["agent"]
+    solved = [r for r in cp["seeds"] if r["solved_episode"]]
+    if solved:
+        cartpole = (f"within {max(r['solved_episode'] for r in solved):,} episodes and "
+                    f"{_minutes(max(r['seconds'] for r in solved))} on a CPU ({len(solved)} of {_seeds(len(cp['seeds']))} here)")
+    else:
+        cartpole = f"— here in none of {_seeds(len(cp['seeds']))} within {cp['max_seconds']} s"
+    won = [r["points_won"] for r in pong["seeds"]]
+    spread = f"{min(won):.1f}" if min(won) == max(won) else f"{min(won):.1f}–{max(won):.1f}"
+    text = [f"**What good looks like.** Cart-Pole's mean reward over the last 100 episodes climbs to "
+            f"{cp['settings']['solved_mean100']:g} (the `CartPole-v1` threshold) {cartpole}; a curve that stays flat "
+            "at a random agent's level means the loss has the wrong sign."]
+    random = agent.get("random")
+    if random and random.get("points_won"):
+        text.append(f"In Pong a random agent wins {_pm(random['points_won'], 1)} points per game "
+                    f"(score {_pm(random['scores'], 1, sign=True)}).")
+    text.append(f"By the end of the `default` budget ({pong['settings']['pong_agent_steps']:,} agent steps) the agent "
+                f"won {spread} points per game in our {_seeds(len(won))}.")
+    beat = _first_win(agent["record"])
+    if beat:
+        text.append(f"Beating the built-in opponent (score > 0) took the shipped agent {_minutes(beat['seconds'])} "
+                    "of one CPU core.")
+    text.append("All numbers below come from the solution notebook's own `run_cartpole`, `run_pong` and "
+                "`choose_action` (`benchmarks/lab3_rl.py`). ± is the standard error over seeds (over games for "
+                "the evaluations).")
+    return " ".join(text)
 
 
 def render(s, fig):
@@ -22,36 +66,41 @@ def render(s, fig):
     cp, pong, agent, speed = rl["cartpole"], rl["pong"], rl["agent"], rl["throughput"]
     solved = [r for r in cp["seeds"] if r["solved_episode"]]
     lines = [
-        "", "## Lab 3: reinforcement learning", "",
-        "**What good looks like.** Cart-Pole's mean reward over the last 100 episodes climbs to 475 (the",
-        "`CartPole-v1` threshold) within about a thousand episodes, in a few minutes on a CPU; a flat curve near 20",
-        "means the loss has the wrong sign. In Pong a random agent wins about half a point per game (score ≈ −20.5);",
-        "by the end of the `default` budget it should win several points per game (5–9 in our seeds); beating the built-in opponent",
-        "(score > 0) takes about an hour of one CPU core. All numbers below come from the solution notebook's own",
-        "`train_cartpole`, `train_pong` and `choose_action` (`benchmarks/lab3_rl.py`). ± is the standard error over seeds.", "",
+        "", "## Lab 3: reinforcement learning", "", _what_good_looks_like(rl), "",
         f"Cart-Pole, REINFORCE (MLP {cp['settings']['units']}, Adam {cp['settings']['learning_rate']:g}, "
-        f"γ {cp['settings']['gamma']}), {len(cp['seeds'])} seed{'s' if len(cp['seeds']) > 1 else ''}, "
+        f"γ {cp['settings']['gamma']}), {_seeds(len(cp['seeds']))}, "
         f"each capped at {cp['max_seconds']} s:", "",
-        "| seed | episodes to mean-100 ≥ 475 | seconds |", "|---|---|---|",
+        f"| seed | episodes to mean-100 ≥ {cp['settings']['solved_mean100']:g} | seconds |", "|---|---|---|",
     ]
     for r in cp["seeds"]:
         lines.append(f"| {r['seed']} | {r['solved_episode'] or 'not solved'} | {r['seconds']:.1f} |")
     if solved:
         lines.append(f"| **median of solved** | {np.median([r['solved_episode'] for r in solved]):.0f} "
                      f"| {np.median([r['seconds'] for r in solved]):.1f} |")
-    st = pong["settings"]
-    lines += [
-        "", f"Pong, the `default` budget: {st['pong_agent_steps']:,} agent steps of `train_pong` ({st['pong_num_games']} games, "
+    lines += _pong_lines(rl) + _agent_lines(agent) + _throughput_lines(speed)
+    lines += ["", common.stamp(s), "", *common.images(s, fig, {
+        "lab3_cartpole_rewards.png": "Cart-Pole reward curves",
+        "lab3_pong_learning.png": "Pong: points won per game against agent steps",
+        "lab3_pong_frame_differences.png": "Pong frames and frame differences"})]
+    return lines
+
+
+def _pong_lines(rl):
+    pong = rl["pong"]
+    st, target = pong["settings"], pong["target"]
+    lines = [
+        "", f"Pong, the `default` budget: {st['pong_agent_steps']:,} agent steps of `run_pong` ({st['pong_num_games']} games, "
         f"updates on {st['pong_batch_steps']:,} steps of completed rallies, Adam {st['pong_learning_rate']:g}, "
-        f"entropy bonus {st['pong_entropy_bonus']:g}, γ {st['pong_gamma']}), {len(pong['seeds'])} seeds; "
+        f"entropy bonus {st['pong_entropy_bonus']:g}, γ {st['pong_gamma']}), {_seeds(len(pong['seeds']))}; "
         "the last 100 finished games of each run:", "",
         "| seed | points won per game | score (won − lost) | seconds | agent steps/s with learning |", "|---|---|---|---|---|",
     ]
     for r in pong["seeds"]:
         lines.append(f"| {r['seed']} | {r['points_won']:.2f} | {r['score']:+.2f} | {r['seconds']:.0f} "
                      f"| {r['agent_steps'] / r['seconds']:,.0f} |")
-    lines += ["", f"Mean points won per game: **{_pm(pong['points_won_mean'], pong['points_won_se'])}** "
-              f"(target ≥ 3: **{'met' if pong['points_won_mean'] >= 3 else 'not met'}**)."
+    won = pong["points_won"]
+    lines += ["", f"Mean points won per game: **{common.format_mean_se(won, digits=2)}** "
+              f"(target ≥ {target:g}: **{'met' if won['mean'] >= target else 'not met'}**)."
               + (f" Times: {rl['pong_note']}." if rl.get("pong_note") else ""), ""]
     if rl.get("pong_tried"):  # settings compared at the default budget before choosing the default
         lines += ["Settings tried at the `default` budget (the same seed, points won per game over the last 100 games):", "",
@@ -59,13 +108,17 @@ def render(s, fig):
         for t in rl["pong_tried"]:
             lines.append(f"| {t['pong_batch_steps']:,} | {t['pong_learning_rate']:g} | {t['seed']} | {t['points_won']:.2f} |")
         lines.append("")
-    record = agent["record"]
+    return lines
+
+
+def _agent_lines(agent):
+    lines = []
+    record, knobs = agent["record"], agent["trained_with"]
     if record:
-        last = record[-1]
-        beat = next((r for r in record if r["score"] >= 0), None)
+        last, beat = record[-1], _first_win(record)
         lines += [
-            f"The shipped agent (`mdl.lab3.load_pretrained_pong()`): the same `train_pong` with the `full` profile's "
-            f"settings (batches of 4,096 rally steps, Adam 5e-4), trained for "
+            f"The shipped agent (`mdl.lab3.load_pretrained_pong()`): the same `run_pong` with the `full` profile's "
+            f"knobs (batches of {knobs['pong_batch_steps']:,} rally steps, Adam {knobs['pong_learning_rate']:g}), trained for "
             f"{int(last['agent_steps']):,} agent steps in {last['seconds'] / 60:.0f} min on one CPU core "
             f"(`benchmarks/lab3_pong_long.py`, pinned to one core that no other measurement used); its record is "
             f"`mitdeeplearning/assets/pong_agent.csv`. "
@@ -76,25 +129,27 @@ def render(s, fig):
     lines += [f"Its evaluation, `evaluate_pong(model, num_games={agent['num_games']}, seed=0)`, "
               + ("full games" if agent["max_steps"] is None else f"{agent['max_steps']} agent steps per game")
               + ", sticky actions:", "", "| actions | mean score | games won | scores |", "|---|---|---|---|"]
-    for mode in ("sampled", "greedy"):
-        e = agent[mode]
-        lines.append(f"| {mode} | {_pm(e['mean'], e['se'])} | {e['won']} of {agent['num_games']} "
-                     f"| {' '.join(f'{x:+d}' for x in e['scores'])} |")
-    best = speed["best"]
-    lines += ["", "Pong rollout collection (env steps per second, the notebook's CNN and `choose_action`):", "",
-              "| games | batched collector | the same vector env alone, random actions (ceiling) |", "|---|---|---|"]
+    for mode, label in (("sampled", "sampled"), ("greedy", "greedy"), ("random", "a random agent (uniform policy)")):
+        if mode in agent:
+            e = agent[mode]
+            lines.append(f"| {label} | {_pm(e['scores'], sign=True)} | {e['won']} of {agent['num_games']} "
+                         f"| {' '.join(f'{x:+d}' for x in e['scores'])} |")
+    return lines
+
+
+def _throughput_lines(speed):
+    best, target = speed["best"], speed["target"]
+    lines = ["", "Pong rollout collection (env steps per second, `mdl.lab3.collect_rollout` with the notebook's CNN and "
+             "`choose_action`):", "",
+             "| games | batched collector | the same vector env alone, random actions (ceiling) |", "|---|---|---|"]
     for c in speed["configs"]:
         lines.append(f"| {c['num_games']} | {c['batched']:,.0f} | {c['emulator_only']:,.0f} |")
-    lines += [
+    return lines + [
         f"| 4, one `model.predict` per game per step (the 2020/21 way) | {speed['per_step_predict']:,.1f} | |",
-        "", f"Target ≥ 2,500 env steps/s for the batched collector: **{'met' if best['batched'] >= 2500 else 'not met'}** "
+        "", f"Target ≥ {target:,.0f} env steps/s for the batched collector: **{'met' if best['batched'] >= target else 'not met'}** "
         f"({best['batched']:,.0f} with {best['num_games']} games, against a ceiling of {best['emulator_only']:,.0f} for "
         "the emulators alone on the same cores).",
-        "", common.stamp(s), "", *common.images(s, fig, {"lab3_cartpole_rewards.png": "Cart-Pole reward curves",
-                                             "lab3_pong_learning.png": "Pong: points won per game against agent steps",
-                                             "lab3_pong_frame_differences.png": "Pong frames and frame differences"}),
     ]
-    return lines
 
 
 def draw_pong_learning(rl, path):
@@ -105,10 +160,12 @@ def draw_pong_learning(rl, path):
         curve = np.asarray(run["curve"], dtype=float)
         if len(curve):
             axes[0].plot(curve[:, 0] / 1e6, curve[:, 2], label=f"seed {run['seed']}")
-    axes[0].axhline(0.5, color="gray", lw=0.8, ls=":", label="random agent")
+    random = rl["agent"].get("random", {}).get("points_won")
+    if random:
+        axes[0].axhline(np.mean(random), color="gray", lw=0.8, ls=":", label="random agent")
     axes[0].set_xlabel("agent steps (millions)")
     axes[0].set_ylabel("points won per game (last 100)")
-    axes[0].set_title("default budget, 5 seeds", fontsize=9)
+    axes[0].set_title(f"default budget, {_seeds(len(rl['pong']['seeds']))}", fontsize=9)
     axes[0].legend(fontsize=7)
     record = rl["agent"]["record"]
     if record:
