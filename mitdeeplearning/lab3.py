@@ -12,6 +12,7 @@ recursion, the direction of a gradient, sampling frequencies), never seeded floa
 import numpy as np
 
 from .checks import CheckFailed, activation_name, attempt, check, require
+from .compat2021 import lab3 as _wing
 from .compat2021.lab3 import (  # noqa: F401  (re-exported)
     Memory,
     aggregate_memories,
@@ -82,13 +83,7 @@ __all__ = [
     "save_video_of_agent",
     "save_video_of_observations",
     # older call forms, from the compatibility wing (compat2021.lab3)
-    "Memory",
-    "aggregate_memories",
-    "preprocess_pong",
-    "pong_change",
-    "parallelized_collect_rollout",
-    "save_video_of_model",
-    "save_video_of_memory",
+    *_wing.__all__,
     # checks, one per TODO
     "check_choose_action",
     "check_memory",
