@@ -4,16 +4,17 @@
 
 It measures the solution notebook's own code: the cells of
 ``lab1/solutions/Part2_Music_Generation_Solution.ipynb`` tagged ``reference`` (data, ``build_model``,
-``compute_loss``, ``train_step``, ``sample_next``, ``generation_step``), loaded with
+``compute_loss``, ``make_train_step``, ``sample_next``, ``make_generation_step``), loaded with
 ``mdl_tools.notebook_code`` and the notebook's parameters cell, with ``rnn_units`` overridden per
-width. Training is the notebook's ``train_step`` on one batch of its data, compiled (as the notebook
-runs it) and eagerly (its ``python_function``). Generation is measured three ways for the notebook's
-untrained model (generation speed does not depend on the weights' values):
+width, and called as the notebook calls them. Training is the notebook's ``train_step`` on one batch
+of its data, compiled (as the notebook runs it) and eagerly (its ``python_function``). Generation is
+measured three ways for the notebook's untrained model (generation speed does not depend on the
+weights' values):
 
 * ``model.predict`` on a stateful clone of the model, one character per call (what the 2020/21 lab did);
 * the stateful clone called eagerly, ``model(x)``;
-* the notebook's ``generation_step``: one ``tf.function`` step of the LSTM cell with an explicit
-  state, for 1 stream and for several streams in parallel.
+* the notebook's generation step (``make_generation_step(model)``): one ``tf.function`` step of the
+  LSTM cell with an explicit state, for 1 stream and for several streams in parallel.
 
 Its numbers are timings: run it on an otherwise idle machine, or they come out inflated.
 """
@@ -33,7 +34,7 @@ NOTEBOOK = pathlib.Path(__file__).resolve().parents[1] / "lab1" / "solutions" / 
 
 
 def load_notebook(units):
-    """The notebook's reference cells as a module, with an LSTM ``units`` wide (model built, checks run)."""
+    """The notebook's reference cells as a module, with an LSTM ``units`` wide (data loaded, model built)."""
     from mdl_tools import notebook_code
 
     return notebook_code.load(NOTEBOOK, parameters={"rnn_units": units})
@@ -49,7 +50,7 @@ def timed(fn, n):
 
 def bench_training(nb, steps):
     units, batch, seq = nb.rnn_units, nb.batch_size, nb.seq_length
-    x, y = nb.get_batch(nb.vectorized_songs, seq, batch)
+    x, y = nb.get_batch(nb.vectorize_string(nb.songs_joined, nb.char2idx), seq, batch)
     t_fn = timed(lambda: nb.train_step(x, y), steps)
     t_eager = timed(lambda: nb.train_step.python_function(x, y), max(2, steps // 5))
     print(f"train  LSTM {units:4d}, batch {batch}, seq {seq}: tf.function {t_fn:.3f} s/step, eager {t_eager:.3f} s/step ({t_eager / t_fn:.1f}x)")
@@ -86,6 +87,7 @@ def bench_generation(nb, chars, streams_list):
     result.update(predict_ms_per_char=1e3 * t_predict, eager_ms_per_char=1e3 * t_eager)
 
     temperature = tf.constant(nb.temperature)
+    generation_step = nb.make_generation_step(nb.model)
     for streams in streams_list:
         ids = tf.zeros([streams], tf.int64)
         h = tf.zeros([streams, units])
@@ -93,7 +95,7 @@ def bench_generation(nb, chars, streams_list):
 
         def run():
             nonlocal ids, h, c
-            ids, h, c = nb.generation_step(ids, h, c, temperature)
+            ids, h, c = generation_step(ids, h, c, temperature)
             ids.numpy()  # the notebook reads every character back, as a real loop must
 
         t = timed(run, chars)

@@ -8,9 +8,9 @@ A check inspects a student's own objects and either prints one line starting wit
         require(rank_of(matrix) == 2, f"expected a 2-d tensor, got rank {rank_of(matrix)}")
         return "matrix is a 2-d tensor"
 
-The decorator prints the returned message; a ``check_*`` function then returns ``None`` (so a
-notebook cell shows the ✔ line and no stray ``True``), while the 2020/21 ``test_*`` names keep
-returning ``True`` as they always did. Any other exception raised while inspecting the answer
+The decorator prints the returned message and returns ``None``, so a notebook cell shows the ✔
+line and no stray ``True``. (The 2020/21 ``test_*`` names, which returned ``True``, are wrappers in
+:mod:`mitdeeplearning.compat2021`.) Any other exception raised while inspecting the answer
 (say, a student passed a list where a tensor was expected) becomes an ``AssertionError`` naming the
 check and the original error, so students never face an unrelated traceback. ``NotImplementedError``
 passes through unchanged: it means a TODO inside the student's code has not been written yet.
@@ -49,9 +49,6 @@ def check(func):
                 f"Check the type and shape of what you passed (see the TODO's instructions)."
             ) from exc
         print(f"✔ {message or func.__name__ + ' passed'}")
-        return True if returns_true else None
-
-    returns_true = not func.__name__.startswith("check_")
 
     wrapper.is_check = True
     return wrapper

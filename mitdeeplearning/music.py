@@ -50,10 +50,7 @@ __all__ = [
     "song_notes",
     "play_song",
     "play_generated_song",
-    "save_song_to_abc",
-    "abc2wav",
     "abc_file_to_wav",
-    "play_wav",
     "plot_song",
     "SAMPLE_RATE",
 ]
@@ -768,32 +765,14 @@ def _timidity_wav(song, wav_path):
     return pathlib.Path(wav_path)
 
 
-# Appended to every InvalidSongError of play_song: the 2020/21 helper returned None for a tune it
-# could not render, and its notebooks tested ``if waveform:``; a loop written so now stops here.
-PLAY_SONG_REFUSAL = (
-    "play_song raises InvalidSongError for a tune it cannot play (the 2020/21 helper returned "
-    "None, which `if waveform:` skipped without a word). To skip such tunes, catch "
-    "mdl.lab1.InvalidSongError, test mdl.lab1.is_valid_song(song) first, or call "
-    "mdl.lab1.play_generated_song(generated_text), which plays only the valid tunes."
-)
-
-
 def play_song(song, *, backend="numpy", tempo_qpm=None, max_seconds=MAX_PLAY_SECONDS):
     """Return an ``IPython.display.Audio`` that plays the tune (16 kHz mono by default).
 
     ``backend="numpy"`` (default) synthesises in pure Python; ``backend="timidity"`` uses
     ``abc2midi`` and ``timidity`` from PATH and raises ``RuntimeError`` if they are missing.
     Raises :class:`InvalidSongError` (a ``ValueError``) saying why for an empty, header-less or
-    unparsable tune, and what to call instead of the 2020/21 ``if waveform:`` test (the old
-    helper returned ``None`` for such a tune).
+    unparsable tune; :func:`is_valid_song` tells beforehand.
     """
-    try:
-        return _play_song(song, backend, tempo_qpm, max_seconds)
-    except InvalidSongError as exc:
-        raise InvalidSongError(f"{exc}. {PLAY_SONG_REFUSAL}") from exc
-
-
-def _play_song(song, backend, tempo_qpm, max_seconds):
     from IPython.display import Audio
 
     if backend == "numpy":
@@ -812,8 +791,7 @@ def play_generated_song(generated_text, *, max_songs=3, level="playable"):
 
     Prints ``"k of n tunes valid"`` and displays up to ``max_songs`` players (``None``: all).
     Returns the list of valid tunes. Raises :class:`InvalidSongError` when no tune at all is
-    valid, with advice, so that a silent notebook cell never looks like success (the 2020/21
-    helper printed a message and returned ``None`` there).
+    valid, with advice, so that a silent notebook cell never looks like success.
     """
     from IPython.display import display
 
@@ -821,39 +799,18 @@ def play_generated_song(generated_text, *, max_songs=3, level="playable"):
     if not songs:
         raise InvalidSongError(
             "no tune (a block starting with 'X:') in the generated text: generate more characters "
-            "or start generation from 'X'. (The 2020/21 helper printed a message here and returned None.)"
+            "or start generation from 'X'."
         )
     valid = [s for s in songs if is_valid_song(s, level=level)]
     print(f"{len(valid)} of {len(songs)} tunes valid ({level})")
     if not valid:
         raise InvalidSongError(
             f"none of the {len(songs)} generated tunes is {level}: train longer or lower the "
-            f"sampling temperature. (The 2020/21 helper printed a message here and returned None.)"
+            f"sampling temperature."
         )
     for song in valid[: max_songs if max_songs is not None else len(valid)]:
         display(play_song(song))
     return valid
-
-
-# Names of the 2020/21 notebooks, which converted through files on disk.
-
-
-def save_song_to_abc(song, filename="tmp"):
-    """Write ``song`` to ``<filename>.abc``; returns ``filename`` (as the 2020/21 helper did)."""
-    pathlib.Path(f"{filename}.abc").write_text(song)
-    return filename
-
-
-def abc2wav(abc_file, wav_file=None, *, backend="numpy", max_seconds=MAX_PLAY_SECONDS):
-    """Render an ``.abc`` file (its first tune) to a WAV file beside it; returns ``0``.
-
-    ``0`` is what the 2020/21 helper returned on success (the exit status of its shell script), so
-    ``if abc2wav(f) == 0:`` still works. Where that helper returned a non-zero status, this raises
-    :class:`InvalidSongError` saying why. :func:`abc_file_to_wav` does the same and returns the
-    WAV's path instead.
-    """
-    abc_file_to_wav(abc_file, wav_file, backend=backend, max_seconds=max_seconds)
-    return 0
 
 
 def abc_file_to_wav(abc_file, wav_file=None, *, backend="numpy", max_seconds=MAX_PLAY_SECONDS):
@@ -875,15 +832,6 @@ def abc_file_to_wav(abc_file, wav_file=None, *, backend="numpy", max_seconds=MAX
         raise ValueError(f"backend must be 'numpy' or 'timidity', got {backend!r}")
     _write_wav(wav_file, synthesize_song(songs[0], max_seconds=max_seconds), SAMPLE_RATE)
     return wav_file
-
-
-def play_wav(wav_file):
-    """An ``IPython.display.Audio`` for a WAV file."""
-    from IPython.display import Audio
-
-    if not os.path.isfile(wav_file):
-        raise FileNotFoundError(f"no WAV file at {wav_file}; create one with abc2wav(...)")
-    return Audio(filename=str(wav_file))
 
 
 # ---------------------------------------------------------------------------------------------

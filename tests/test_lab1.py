@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 import mitdeeplearning as mdl
-from mitdeeplearning import lab1
+from mitdeeplearning import lab1, music_checks
 
 
 def rejects(check, *args, match, **kwargs):
@@ -145,11 +145,12 @@ def test_check_vocabulary_and_vectorize():
     assert lab1.check_vocabulary(VOCAB, CHAR2IDX, IDX2CHAR, TEXT) is None
     rejects(lab1.check_vocabulary, VOCAB, CHAR2IDX, IDX2CHAR[::-1], TEXT, match="char2idx")
     rejects(lab1.check_vocabulary, VOCAB[:-1], CHAR2IDX, IDX2CHAR, TEXT, match="exactly the characters")
-    good = lambda s: np.array([CHAR2IDX[c] for c in s], dtype=np.int64)  # noqa: E731
+    good = lambda s, char2idx: np.array([char2idx[c] for c in s], dtype=np.int64)  # noqa: E731
     assert lab1.check_vectorize(good, CHAR2IDX, IDX2CHAR, TEXT) is None
-    rejects(lab1.check_vectorize, lambda s: good(s).astype(float), CHAR2IDX, IDX2CHAR, TEXT, match="integer indices")
-    rejects(lab1.check_vectorize, lambda s: list(good(s)), CHAR2IDX, IDX2CHAR, TEXT, match="NumPy array")
-    rejects(lab1.check_vectorize, lambda s: good(s)[::-1].copy(), CHAR2IDX, IDX2CHAR, TEXT, match="decoding")
+    rejects(lab1.check_vectorize, lambda s, t: good(s, t).astype(float), CHAR2IDX, IDX2CHAR, TEXT, match="integer indices")
+    rejects(lab1.check_vectorize, lambda s, t: list(good(s, t)), CHAR2IDX, IDX2CHAR, TEXT, match="NumPy array")
+    rejects(lab1.check_vectorize, lambda s, t: good(s, t)[::-1].copy(), CHAR2IDX, IDX2CHAR, TEXT, match="decoding")
+    rejects(lab1.check_vectorize, lambda s, t: good(s, CHAR2IDX), CHAR2IDX, IDX2CHAR, TEXT, match="its argument char2idx")
 
 
 def test_check_batch_accepts_a_correct_get_batch():
@@ -189,7 +190,7 @@ def test_check_model():
     x, _ = good_batch(VECTORIZED, 10, 4)
     V = len(VOCAB)
     assert lab1.check_model(build(V, 8, 16), V, 8, 16, x) is None
-    assert lab1.lstm_param_count(V, 8, 16) == build(V, 8, 16).count_params()
+    assert music_checks.lstm_param_count(V, 8, 16) == build(V, 8, 16).count_params()
     rejects(lab1.check_model, build(V, 8, 12), V, 8, 16, x, match="expected rnn_units = 16")
     no_seq = keras.Sequential([
         keras.Input(shape=(None,), dtype="int32"),
@@ -249,7 +250,7 @@ def test_check_sampling():
 
 
 def test_any_other_exception_becomes_assertion_with_hint():
-    rejects(lab1.check_vectorize, lambda s: 1 / 0, CHAR2IDX, IDX2CHAR, TEXT, match="ZeroDivisionError.*char2idx")
+    rejects(lab1.check_vectorize, lambda s, t: 1 / 0, CHAR2IDX, IDX2CHAR, TEXT, match="ZeroDivisionError.*char2idx")
 
 
 def test_lab1_import_is_light():
@@ -267,5 +268,8 @@ def test_train_step_check_accepts_a_wide_lstm():
     from mdl_tools import notebook_code, notebooks
 
     path = notebooks.find_root(__file__) / "lab1" / "solutions" / "Part2_Music_Generation_Solution.ipynb"
-    lab = notebook_code.load(path, parameters={"rnn_units": 1024})  # runs the notebook's checks
+    lab = notebook_code.load(path, parameters={"rnn_units": 1024})
     assert lab.model.layers[1].units == 1024
+    keras.utils.set_random_seed(lab.seed)
+    x, y = lab.get_batch(lab.vectorize_string(lab.songs_joined, lab.char2idx), lab.seq_length, lab.batch_size)
+    assert lab1.check_train_step(lab.train_step, lab.model, lab.optimizer, x, y) is None
