@@ -357,10 +357,10 @@ def _require_probabilities_as_probabilities(train_step, model, optimizer, images
 @check
 def check_train_step(train_step, images, labels, model=None, optimizer=None, steps=8):
     """With ``model``: the loss recomputed from the model's probabilities falls and every variable moves (weights restored)."""
-    fix = ("inside the tf.GradientTape: predictions = loop_model(images, training=True) and loss = "
+    fix = ("inside the tf.GradientTape: predictions = model(images, training=True) and loss = "
            "tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, predictions)) (labels first; "
            "the model outputs probabilities, so no from_logits); then grads = tape.gradient(loss, "
-           "loop_model.trainable_variables)")
+           "model.trainable_variables)")
     if model is None:
         losses = [float(np.asarray(attempt(train_step, images, labels, fix=fix))) for _ in range(steps)]
         require(np.all(np.isfinite(losses)), f"the loss became non-finite: {losses}")
