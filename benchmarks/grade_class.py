@@ -1,7 +1,11 @@
 """Grading speed: a synthetic class per lab notebook, graded as `mitdeeplearning grade` does; printed.
 
-    sudo .venv/bin/python benchmarks/grade_class.py [--size 40] [--workers 2] [--only lab1/Part1_TensorFlow.ipynb]
-    sudo .venv/bin/python benchmarks/grade_class.py --quick     # 4 submissions of lab 1 Part 1: tests the script
+    sudo .venv/bin/python -m benchmarks.grade_class [--size 40] [--workers 2] [--only lab1/Part1_TensorFlow.ipynb]
+    sudo .venv/bin/python -m benchmarks.grade_class --quick     # 4 submissions of lab 1 Part 1: tests the script
+
+Run it from the checkout's root, as a module (or through ``mitdeeplearning bench --only grading``):
+it builds its classes with the test suite's ``tests.grading.classroom``, which the root makes
+importable.
 
 For each lab notebook it prints:
 
@@ -18,18 +22,21 @@ in production needs root; without it the grader runs with limits only and says s
 import argparse
 import os
 import pathlib
-import sys
 import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MDL_OFFLINE", "1")
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # tests.grading.classroom
-
 from mdl_tools import grade, runner  # noqa: E402
-from tests.grading import classroom  # noqa: E402
+
+try:
+    from tests.grading import classroom  # noqa: E402
+except ModuleNotFoundError as exc:
+    raise SystemExit("benchmarks/grade_class.py imports tests.grading.classroom: run it from the checkout's root "
+                     "as `python -m benchmarks.grade_class`") from exc
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def make_class(template, folder, size):
