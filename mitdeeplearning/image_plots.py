@@ -1,7 +1,7 @@
 """Figures of lab 2: a digit with its predicted probabilities, a grid of images, recall per group.
 
-``plot_image_prediction`` and ``plot_value_prediction`` keep the 2020/21 course's call forms and
-draw into the current axes; the others make a figure of their own and return it. matplotlib is
+``plot_image_prediction`` and ``plot_value_prediction`` draw into the current axes, so a cell lays
+out subplots around them; the others make a figure of their own and return it. matplotlib is
 imported on first use.
 """
 
@@ -15,7 +15,7 @@ __all__ = ["plot_image_prediction", "plot_value_prediction", "plot_sample_grid",
 def plot_image_prediction(i, predictions_array, true_label, img):
     """Show image ``i`` with its predicted digit, the model's confidence and the true label.
 
-    Blue caption when the prediction is right, red when wrong (as in the 2020 course).
+    Blue caption when the prediction is right, red when wrong.
     """
     import matplotlib.pyplot as plt
 
