@@ -45,6 +45,7 @@ Two entry points:
 import argparse
 import dataclasses
 import json
+import math
 import os
 import pathlib
 import platform
@@ -309,13 +310,15 @@ def _train_and_evaluate(name, seed, code):
     if spec["kind"] == "classifier":
         model = lab2.make_standard_classifier()
         p = lab2.oracle_probabilities(darker, code.oracle_share) if spec.get("oracle") else None
-        code.train_classifier(model, code.loader, code.settings, p_pos=p, title=name)
+        history = code.train_classifier(model, code.loader, code.settings, p_pos=p, title=name)
+        curve = history.get()
         predict = (lambda m: lambda x: m(x, training=False))(model)
         share = float(p[darker].sum()) if p is not None else float(darker.mean())
     else:
         settings = dataclasses.replace(code.settings, density_components=spec.get("n_components", 1))
         model = code.DB_VAE(code.latent_dim)
-        _, history = code.train_dbvae(model, code.loader, settings, debias=spec["debias"], title=name)
+        losses, history = code.train_dbvae(model, code.loader, settings, debias=spec["debias"], title=name)
+        curve = _smoothed(losses)
         predict = model.predict
         # share of the face draws over the whole run: uniform during the warm-up
         uniform = float(darker.mean())
@@ -324,6 +327,7 @@ def _train_and_evaluate(name, seed, code):
         weighted = uniform * (bounds[0] if history else steps)
         weighted += sum(sh * (b1 - b0) for sh, b0, b1 in zip(shares, bounds[:-1], bounds[1:]))
         share = weighted / steps
+    train_seconds = time.perf_counter() - t0
     r = lab2.evaluate_groups(predict, code.test_images, code.test_labels, code.test_groups)
     return {
         "seed": seed,
@@ -335,8 +339,21 @@ def _train_and_evaluate(name, seed, code):
         "darker_recall": float(np.mean(r["recall"][2:])),
         "darker_share": float(share),
         "seconds": time.perf_counter() - t0,
+        "train_seconds": train_seconds,
         "load_average": float(load),
+        # the loss the notebook's live plot draws (LossHistory's moving average), one value per step
+        "loss_curve": [float(v) for v in curve],
     }
+
+
+def _smoothed(losses):
+    """The notebook's LossHistory over a list of raw losses (what its plot of the DB-VAE draws)."""
+    from mitdeeplearning.util import LossHistory
+
+    history = LossHistory(smoothing_factor=0.95)
+    for value in losses:
+        history.append(value)
+    return history.get()
 
 
 def _run(quick, seed_list, model_names, overrides, reproduce, verbose):
@@ -437,6 +454,41 @@ def write_reference(results, path=REFERENCE):
     return path
 
 
+#: the notebook's training loops whose curves ship as references (mitdeeplearning.ontrack): loop -> model
+TRAINING_REFERENCES = {"lab2.debias.cnn": "cnn", "lab2.debias.dbvae": "dbvae_pca1"}
+#: the notebook knobs that change those curves (compared with a reader's parameters cell)
+CURVE_KNOBS = {
+    "lab2.debias.cnn": ("train_steps", "batch_size", "learning_rate", "darker_fraction", "n_train_faces"),
+    "lab2.debias.dbvae": ("train_steps", "batch_size", "learning_rate", "darker_fraction", "n_train_faces",
+                          "latent_dim", "kl_weight", "warmup_steps", "resample_every", "bins", "smoothing"),
+}
+
+
+def write_training_references(results, profile="default", directory=None):
+    """Reduce each seed's loss curve to the band the notebook's live plots draw; return the paths."""
+    from mdl_tools.bench import common, reference
+
+    settings = results["settings"]
+    knobs = {PARAMETERS.get(k, k): v for k, v in settings.items() if k in PARAMETERS}
+    knobs.update({DATA_PARAMETERS[k]: v for k, v in settings["data"].items()})
+    paths = []
+    for loop, model in TRAINING_REFERENCES.items():
+        runs = results["models"].get(model, {}).get("runs", [])
+        if len(runs) < 5:
+            raise ValueError(f"{loop} needs the curves of at least 5 seeds of {model!r}, the results hold {len(runs)}")
+        curves = {r["seed"]: (list(range(len(r["loss_curve"]))), r["loss_curve"]) for r in runs}
+        data = reference.build_reference(
+            loop, profile, curves, x_label="step", x_unit="step", y_label="loss", y_unit="",
+            y_series="LossHistory(0.95) of the training loss per step",
+            settings={k: knobs[k] for k in CURVE_KNOBS[loop]},
+            seconds_per_unit=reference.median_seconds_per_unit(
+                [r["train_seconds"] for r in runs], [len(r["loss_curve"]) for r in runs]),
+            speed_unit="step", machine=common.machine_info(),
+            start=math.log(2) if model == "cnn" else None)
+        paths.append(reference.write_reference(data, directory))
+    return paths
+
+
 def report(results):
     """Print ``run()``'s results as the command line shows them."""
     n = len(results["settings"]["seeds"])
@@ -526,6 +578,8 @@ def main(argv=None):
     report(results)
     if args.write_reference:
         print(f"\nper-seed gaps for the notebook written to {write_reference(results)}")
+        for path in write_training_references(results):
+            print(f"loss band for the notebook's live plot written to {path}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

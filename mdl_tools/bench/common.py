@@ -101,6 +101,16 @@ def run_benchmark(script, quick, log=print):
     return result
 
 
+def benchmark_module(script):
+    """The functions of ``benchmarks/<script>`` (a dict of its globals), for the steps after a measurement."""
+    import runpy
+
+    path = repository_root() / "benchmarks" / script
+    if not path.is_file():
+        raise BenchError(f"benchmark script {path} is missing")
+    return runpy.run_path(str(path), run_name="benchmark")
+
+
 def run_notebook(relpath, profile, work_dir, log=print):
     """Execute a solution notebook with ``profile``; return (RunResult, executed notebook)."""
     import nbformat
