@@ -10,6 +10,12 @@ format is described in that folder's README). This module reads them and judges 
     ...
     print(verdict("lab3.cartpole", episodes, smoothed_rewards, ref, settings=knobs, seconds=s, work=steps))
 
+Where nothing shipped speaks for the run, both say so in one line instead of guessing: a run whose
+training budget (its loop's ``budget`` knob) is more than :data:`BUDGET_REACH` times the longest
+budget measured has no reference (:class:`NoReference`; the plot draws the run alone and the verdict
+is "no verdict"), and a reference measured at a budget too short for the solution itself to learn
+(``learns`` false, such as a smoke profile's) draws its band but gives no verdict on learning.
+
 It imports NumPy only (no TensorFlow, no matplotlib).
 """
 
@@ -20,14 +26,15 @@ import pathlib
 
 import numpy as np
 
-__all__ = ["LOOPS", "Reference", "ReferenceError", "Verdict", "load_reference", "list_references", "verdict"]
+__all__ = ["LOOPS", "NoReference", "Reference", "ReferenceError", "Verdict", "load_reference", "list_references",
+           "verdict"]
 
 #: Where the shipped references live: ``<loop>.<profile>.json``.
 REFERENCE_DIR = pathlib.Path(__file__).resolve().parent / "assets" / "reference"
 
 FORMAT = 1  # the version of the JSON layout; a reader refuses any other
 
-LABELS = ("on track", "slower than the reference but improving", "not learning", "diverged")
+LABELS = ("on track", "slower than the reference but improving", "not learning", "diverged", "no verdict")
 
 # The verdict's thresholds, in units of the reference's progress: 0 is the start level, 1 the
 # reference's median where it ended.
@@ -36,6 +43,10 @@ SLACK = 0.05              # a run may end this far below the band's worse edge a
 IMPROVING_BY = 0.02       # the last quarter must beat the quarter before it by this much
 DIVERGED_BELOW = -0.5     # ending worse than the start by half the reference's progress: a blow-up
 COLLAPSE_FROM = 0.5       # a run that got this far and then fell back under NOT_LEARNING_BELOW collapsed
+
+#: A reference speaks for runs whose budget is at most this many times the budget it was measured
+#: with; beyond, its band would cover only the first part of the run, and no reference is used.
+BUDGET_REACH = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +57,7 @@ class Loop:
     better: str  # "lower" (a loss) or "higher" (a reward)
     not_learning: tuple  # the most likely causes, most likely first
     diverged: tuple
+    budget: str = None  # the notebook knob that sets how far the loop trains (its x range), where one does
 
 
 #: Every training loop of the labs, by id. The causes name the mistakes that let a run through its
@@ -149,6 +161,7 @@ LOOPS = {
             "the reward rose and then collapsed: the learning rate is too large (lower cartpole_learning_rate)",
             "the returns are not normalised (subtract their mean, divide by their standard deviation)",
         ),
+        budget="cartpole_max_episodes",
     ),
     "lab3.pong": Loop(
         "Lab 3: Pong points won per game",
@@ -163,6 +176,7 @@ LOOPS = {
             "the policy collapsed onto one action: the entropy bonus has the wrong sign or is missing",
             "the learning rate is too large for Adam: lower pong_learning_rate",
         ),
+        budget="pong_agent_steps",
     ),
 }
 
@@ -174,6 +188,10 @@ SLOWER_CAUSES = (
 
 class ReferenceError(ValueError):
     """A reference file is missing, malformed, or does not belong to the loop asked for."""
+
+
+class NoReference(ReferenceError):
+    """References of the loop are shipped, but none was measured at settings that can speak for the run's."""
 
 
 def _known_loop(loop):
@@ -238,9 +256,11 @@ class Reference:
              "count must be between 2 and the number of seeds at every grid point")
         need(isinstance(data["start"], (int, float)) and math.isfinite(data["start"]), "start must be a finite number")
         self.start = float(data["start"])
-        need((self.median[-1] - self.start) * (1 if self.better == "higher" else -1) > 0,
+        self.learns = data.get("learns", True)  # false: measured at a budget too short for the solution to learn
+        need(isinstance(self.learns, bool), f"learns must be true or false, got {self.learns!r}")
+        need(not self.learns or (self.median[-1] - self.start) * (1 if self.better == "higher" else -1) > 0,
              f"the median ends at {self.median[-1]:.4g}, no better than the start level {self.start:.4g}: "
-             "this reference shows no learning")
+             "this reference shows no learning (a budget too short to learn is marked \"learns\": false)")
         speed = data["speed"]
         need(isinstance(speed, dict) and isinstance(speed.get("unit"), str) and "seconds_per_unit" in speed,
              "speed needs a unit and seconds_per_unit (null when not measured)")
@@ -285,9 +305,11 @@ class Reference:
                 if knob in settings and not _same_value(settings[knob], value)]
 
     def legend(self, settings=None):
-        """The one-line legend: ``reference: 5 seeds, default settings`` (``guide only`` when knobs differ)."""
+        """The one-line legend: ``reference: 5 seeds, default settings`` (``guide only`` when knobs differ;
+        ``too short to learn yet`` when the reference itself has not started learning at its budget)."""
         guide = " (guide only)" if self.differences(settings) else ""
-        return f"reference{guide}: {len(self.seeds)} seeds, {self.profile} settings"
+        early = ", too short to learn yet" if not self.learns else ""
+        return f"reference{guide}: {len(self.seeds)} seeds, {self.profile} settings{early}"
 
     def differences_note(self, settings):
         """``''``, or one line naming the knobs that differ: ``guide only: your lr=0.001 (reference 0.01)``."""
@@ -324,8 +346,10 @@ def load_reference(loop, profile=None, settings=None, directory=None):
     """The measured reference of ``loop`` (an id of :data:`LOOPS`) at ``profile``.
 
     With ``profile=None`` it picks, among the shipped profiles, the one whose settings differ least
-    from ``settings`` (``default`` on a tie or without settings). Raises :class:`ReferenceError`
-    (a ``ValueError``) for an unknown loop, a missing profile or a malformed file, saying which.
+    from ``settings`` (``default`` on a tie or without settings), among those whose budget reaches
+    the run's; :class:`NoReference` (a :class:`ReferenceError`) when none does. Raises
+    :class:`ReferenceError` (a ``ValueError``) for an unknown loop, a missing profile or a malformed
+    file, saying which.
     """
     _known_loop(loop)
     folder = pathlib.Path(directory) if directory is not None else REFERENCE_DIR
@@ -336,8 +360,9 @@ def load_reference(loop, profile=None, settings=None, directory=None):
                 f"no reference for {loop} in {folder}: `make bench` measures the references and writes them there")
         candidates = sorted(shipped, key=lambda p: (p != "default", p))
         if settings is not None:
-            loaded = {p: load_reference(loop, p, directory=folder) for p in candidates}
-            return min(loaded.values(), key=lambda r: len(r.differences(settings)))  # min keeps the first on a tie
+            loaded = [load_reference(loop, p, directory=folder) for p in candidates]
+            reaching = _within_reach(loop, loaded, settings)
+            return min(reaching, key=lambda r: len(r.differences(settings)))  # min keeps the first on a tie
         profile = candidates[0]
     path = folder / f"{loop}.{profile}.json"
     if not path.is_file():
@@ -353,6 +378,27 @@ def load_reference(loop, profile=None, settings=None, directory=None):
     if (reference.loop, reference.profile) != (loop, profile):
         raise ReferenceError(f"reference {path} holds {reference.loop} ({reference.profile}), not {loop} ({profile})")
     return reference
+
+
+def _within_reach(loop, references, settings):
+    """The references whose budget reaches the run's (all of them where the loop or the run names none).
+
+    Raises :class:`NoReference`, in one line, when the run's budget is more than :data:`BUDGET_REACH`
+    times that of every reference measured.
+    """
+    knob = LOOPS[loop].budget
+    numbers = (int, float, np.number)
+    budget = settings.get(knob) if knob and isinstance(settings, dict) else None
+    if not isinstance(budget, numbers) or isinstance(budget, bool):
+        return references
+    reaching = [r for r in references
+                if not isinstance(r.settings.get(knob), numbers) or budget <= BUDGET_REACH * r.settings[knob]]
+    if not reaching:
+        longest = max(references, key=lambda r: r.settings[knob])
+        raise NoReference(
+            f"no reference measured for these settings: your {knob}={_short(budget)}, the longest run measured "
+            f"had {_short(longest.settings[knob])} ({longest.profile} profile), too short to compare with")
+    return reaching
 
 
 def as_reference(loop, reference=None, settings=None):
@@ -373,7 +419,8 @@ def as_reference(loop, reference=None, settings=None):
 @dataclasses.dataclass
 class Verdict:
     """The judgement of one finished run. ``str()`` is the verdict line, then the likely causes,
-    notes and the speed, one per line; ``label`` is one of :data:`LABELS`."""
+    notes and the speed, one per line; ``label`` is one of :data:`LABELS` ("no verdict" where no
+    measured reference can judge the run: its line says why)."""
 
     loop: str
     label: str
@@ -419,32 +466,44 @@ def verdict(loop, xs, ys, reference=None, settings=None, seconds=None, work=None
     progress, or a fall back under 0.2 after reaching 0.5: *diverged*. Final progress under 0.2:
     *not learning*. At most 0.05 below the band's worse edge: *on track*. Otherwise, if its last
     quarter beats the quarter before by 0.02: *slower than the reference but improving*; if not,
-    *not learning* (it stalled).
+    *not learning* (it stalled). *No verdict*, with the reason in its line, where nothing measured
+    can judge the run: no reference reaches the run's budget (:class:`NoReference`), the reference
+    was measured at a budget too short for the solution itself to learn, or the run has fewer than
+    two points.
     """
     info = _known_loop(loop)
-    ref = as_reference(loop, reference, settings)
+    try:
+        ref = as_reference(loop, reference, settings)
+    except NoReference as missing:
+        ref, no_reference = None, str(missing)
     xs = np.asarray(xs, dtype=float).ravel()
     ys = np.asarray(ys, dtype=float).ravel()
     if len(xs) != len(ys):
         raise ValueError(f"verdict: {len(xs)} x values but {len(ys)} y values")
-    if len(ys) < 2:
-        raise ValueError(f"verdict: the run has {len(ys)} point(s); it needs at least two to judge")
     if not np.isfinite(xs).all() or (np.diff(xs) <= 0).any():
         raise ValueError("verdict: xs must be finite and strictly increasing (steps, episodes or agent steps)")
 
-    unit, what = ref.x_unit, ref.y_label
+    unit, what = (ref.x_unit, ref.y_label) if ref is not None else ("x", "curve")
     notes = []
-    note = ref.differences_note(settings)
+    note = ref.differences_note(settings) if ref is not None else ""
     if note:
         notes.append(note)
-    speed = _speed_line(ref, xs, seconds, work)
+    speed = _speed_line(ref, xs, seconds, work) if ref is not None and (len(xs) >= 2 or work is not None) else ""
 
     def done(label, line, causes=(), progress=float("nan"), final=float("nan")):
-        return Verdict(loop, label, f"Verdict: {label}: {line}", tuple(causes), tuple(notes), speed, progress, final)
+        lead = "No verdict" if label == "no verdict" else f"Verdict: {label}"
+        return Verdict(loop, label, f"{lead}: {line}", tuple(causes), tuple(notes), speed, progress, final)
 
     bad = np.flatnonzero(~np.isfinite(ys))
     if bad.size:
         return done("diverged", f"the {what} became {ys[bad[0]]} at {unit} {_fmt_x(xs[bad[0]])}", info.diverged)
+    if ref is None:
+        return done("no verdict", f"{no_reference}; your run is shown alone")
+    if len(ys) < 2:
+        return done("no verdict", f"the run has {len(ys)} point(s) on its curve; a verdict needs at least two "
+                    f"(train for more {unit}s)")
+    if not ref.learns:
+        return _too_short_to_judge(ref, xs, ys, done)
 
     k = max(1, math.ceil(len(ys) / 10))
     final = float(np.median(ys[-k:]))
@@ -492,6 +551,18 @@ def verdict(loop, xs, ys, reference=None, settings=None, seconds=None, work=None
     if gain >= IMPROVING_BY:
         return done("slower than the reference but improving", f"{where}, {share}", SLOWER_CAUSES, progress, final)
     return done("not learning", f"{where}, stalled {share}", info.not_learning + SLOWER_CAUSES, progress, final)
+
+
+def _too_short_to_judge(ref, xs, ys, done):
+    """The verdict against a reference whose own seeds have not started learning at its budget."""
+    k = max(1, math.ceil(len(ys) / 10))
+    final, x = float(np.median(ys[-k:])), float(np.clip(xs[-1], ref.grid[0], ref.grid[-1]))
+    lo, _, hi = ref.at(x)
+    side = "inside" if lo <= final <= hi else ("above" if final > hi else "below")
+    return done("no verdict", f"at this budget even the reference has not started to learn ({len(ref.seeds)} seeds "
+                f"between {_fmt(lo)} and {_fmt(hi)} at {ref.x_unit} {_fmt_x(x)}, start level "
+                f"{_fmt(ref.start)}); your {ref.y_label} {_fmt(final)} is {side} that band. A longer budget is "
+                "needed to judge learning", final=final)
 
 
 def _speed_line(ref, xs, seconds, work):

@@ -101,9 +101,12 @@ class PeriodicPlotter:
     a :class:`mitdeeplearning.ontrack.Reference`). Its median and 10-90 % band are drawn behind the
     curves, labelled ``reference: 5 seeds, default settings``. ``settings``: the run's knobs; when
     one that changes the curve differs from the reference's, the band is drawn lighter and dashed,
-    as a guide only, and the title names the knobs. The band's artists carry the gids
+    as a guide only, and the title names the knobs. When the loop's shipped references cannot speak
+    for these settings (none measured at a budget near the run's), the run is drawn alone and the
+    title says so in one line (``reference_note``). The band's artists carry the gids
     ``mdl-reference-band`` and ``mdl-reference-median``; the PNG carries the legend line in its
-    text chunk ``mdl-reference`` (and ``mdl-reference-note``), where a browser test can read it.
+    text chunk ``mdl-reference`` (``none`` without a band) and the title's note in
+    ``mdl-reference-note``, where a browser test can read them.
     """
 
     def __init__(self, sec, xlabel="", ylabel="", scale=None, title=None, reference=None, settings=None):
@@ -114,10 +117,14 @@ class PeriodicPlotter:
         self.title = title
         self.settings = settings
         self.reference = None
-        if reference is not None:
-            if isinstance(reference, str):
+        self.reference_note = ""  # one line, when no measured reference can speak for these settings
+        if isinstance(reference, str):
+            try:
                 reference = ontrack.load_reference(reference, settings=settings)
-            elif not isinstance(reference, ontrack.Reference):
+            except ontrack.NoReference as missing:
+                reference, self.reference_note = None, f"{missing}: your run is drawn alone"
+        if reference is not None:
+            if not isinstance(reference, ontrack.Reference):
                 raise TypeError(f"reference must be a loop id or an ontrack.Reference, got {type(reference).__name__}")
             reference.differences(settings)  # a settings value that is not a dict fails here, not mid-training
             self.reference = reference
@@ -171,7 +178,7 @@ class PeriodicPlotter:
             ax.set_xscale("log")
         ax.set_xlabel(self.xlabel)
         ax.set_ylabel(self.ylabel)
-        note = self.reference.differences_note(self.settings) if self.reference is not None else ""
+        note = self.reference.differences_note(self.settings) if self.reference is not None else self.reference_note
         if note:
             import textwrap
 
@@ -194,9 +201,10 @@ class PeriodicPlotter:
 
     def _png_metadata(self):
         if self.reference is None:
-            return {}
-        text = {"mdl-reference": self.reference.legend(self.settings),
-                "mdl-reference-note": self.reference.differences_note(self.settings)}
+            text = {"mdl-reference": "none", "mdl-reference-note": self.reference_note} if self.reference_note else {}
+        else:
+            text = {"mdl-reference": self.reference.legend(self.settings),
+                    "mdl-reference-note": self.reference.differences_note(self.settings)}
         return {key: value.encode("latin-1", "replace").decode("latin-1") for key, value in text.items()}
 
     def render_png(self):

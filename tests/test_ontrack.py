@@ -502,12 +502,19 @@ def test_speed_line_compares_with_the_reference_machine(references):
 
 @pytest.mark.parametrize("xs, ys, message", [
     ([0, 1, 2], [1.0, 2.0], "3 x values but 2 y values"),
-    ([0], [1.0], "at least two"),
     ([0, 2, 1], [3.0, 2.0, 1.0], "strictly increasing"),
 ])
 def test_verdict_refuses_runs_it_cannot_judge(xs, ys, message, references):
     with pytest.raises(ValueError, match=message):
         ontrack.verdict("lab2.mnist.fc", xs, ys, references["lab2.mnist.fc"])
+
+
+@pytest.mark.parametrize("xs, ys", [([1], [1.0]), ([], [])])
+def test_a_run_too_short_to_have_a_curve_gets_no_verdict_and_is_told_why(xs, ys, references):
+    # a knob a student may choose (a Pong budget shorter than one game): the notebook must not crash
+    result = ontrack.verdict("lab2.mnist.fc", xs, ys, references["lab2.mnist.fc"], seconds=2.0, work=3)
+    assert result.label == "no verdict" and result.label in ontrack.LABELS
+    assert result.line == f"No verdict: the run has {len(ys)} point(s) on its curve; a verdict needs at least two (train for more epochs)"
 
 
 def test_verdict_refuses_another_loops_reference(references):
@@ -531,3 +538,87 @@ def test_importing_the_package_stays_light():
             "print(sorted(m for m in ('tensorflow', 'keras', 'matplotlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# ------------------------------------------------------------- where no measured reference can judge
+
+
+def _pong_at(tmp_path, profile, agent_steps, learns=True, seeds=(0, 1, 2, 3, 4)):
+    """A Pong reference measured at ``agent_steps`` (learning from 0.5 towards 4 points, or flat near 0.5)."""
+    xs = np.arange(2048.0, agent_steps + 1, 2048.0)
+    rise = 3.5 * (1 - np.exp(-xs / 4e5)) if learns else 0.0
+    curves = {seed: (xs, 0.5 + rise + np.random.default_rng(seed).normal(0, 0.1, len(xs))) for seed in seeds}
+    data = bench_ref.build_reference(
+        "lab3.pong", profile, curves, x_label="agent steps", x_unit="agent step", y_label="points won per game",
+        y_unit="points", y_series="mean points won per game over the last 100 games",
+        settings={"pong_agent_steps": agent_steps, "pong_num_games": 16}, seconds_per_unit=5e-4,
+        speed_unit="agent step", machine={"cpu_count": 2}, start=0.5, learns=learns, date="2026-12-07")
+    return bench_ref.write_reference(data, tmp_path)
+
+
+def test_a_budget_beyond_every_reference_has_no_reference_said_in_one_line(tmp_path, monkeypatch):
+    _pong_at(tmp_path, "smoke", 2048 * 4, learns=False)
+    default = {"pong_agent_steps": 1_000_000, "pong_num_games": 16}
+    with pytest.raises(ontrack.NoReference, match=r"your pong_agent_steps=1000000, the longest run measured had 8192 "
+                                                   r"\(smoke profile\)"):
+        ontrack.load_reference("lab3.pong", settings=default, directory=tmp_path)
+    assert ontrack.load_reference("lab3.pong", settings={"pong_agent_steps": 4 * 8192}, directory=tmp_path).profile == "smoke"
+    assert issubclass(ontrack.NoReference, ontrack.ReferenceError)
+
+    monkeypatch.setattr(ontrack, "REFERENCE_DIR", tmp_path)
+    plotter = mdl.util.PeriodicPlotter(sec=3600, xlabel="agent steps", reference="lab3.pong", settings=default)
+    assert plotter.reference is None and "\n" not in plotter.reference_note
+    assert plotter.reference_note.startswith("no reference measured for these settings: your pong_agent_steps=1000000")
+    assert plotter.reference_note.endswith("your run is drawn alone")
+    plotter.plot([0.5, 1.0, 2.0], x=[2048, 4096, 6144])
+    (ax,) = plotter.figure().axes
+    assert not _find(ax, "mdl-reference-band") and "no reference measured" in ax.get_title()
+    from PIL import Image
+    png = Image.open(io.BytesIO(plotter.render_png()))
+    assert png.text["mdl-reference"] == "none" and png.text["mdl-reference-note"] == plotter.reference_note
+
+    result = ontrack.verdict("lab3.pong", [2048, 4096, 6144], [0.5, 1.0, 2.0], settings=default, seconds=9.0)
+    assert result.label == "no verdict" and not result.causes and result.speed == ""
+    assert str(result) == ("No verdict: no reference measured for these settings: your pong_agent_steps=1000000, the "
+                           "longest run measured had 8192 (smoke profile), too short to compare with; your run is shown alone")
+    assert ontrack.verdict("lab3.pong", [2048, 4096], [0.5, float("nan")], settings=default).label == "diverged"
+
+
+def test_once_a_reference_reaches_the_budget_it_is_the_one_picked(tmp_path):
+    _pong_at(tmp_path, "smoke", 2048 * 4, learns=False)
+    _pong_at(tmp_path, "default", 2048 * 200)
+    # one knob from smoke (the budget) and two from default: still default, the only one that reaches it
+    ref = ontrack.load_reference("lab3.pong", settings={"pong_agent_steps": 2048 * 200, "pong_num_games": 2}, directory=tmp_path)
+    assert ref.profile == "default" and ref.learns
+    assert ontrack.load_reference("lab3.pong", settings={"pong_agent_steps": 2048 * 4}, directory=tmp_path).profile == "smoke"
+    with pytest.raises(ontrack.NoReference):
+        ontrack.load_reference("lab3.pong", settings={"pong_agent_steps": 2048 * 801}, directory=tmp_path)
+    # loops without a budget knob, and runs that do not name it, keep picking by the knobs alone
+    assert ontrack.load_reference("lab3.pong", settings={"pong_num_games": 16}, directory=tmp_path).profile == "default"
+    assert ontrack.LOOPS["lab2.mnist.loop"].budget is None
+
+
+def test_a_reference_too_short_to_learn_draws_its_band_and_gives_no_verdict(tmp_path):
+    ref = ontrack.load_reference("lab3.pong", "smoke", directory=_pong_at(tmp_path, "smoke", 2048 * 4, learns=False).parent)
+    assert ref.learns is False
+    assert ref.legend() == "reference: 5 seeds, smoke settings, too short to learn yet"
+    plotter = mdl.util.PeriodicPlotter(sec=3600, reference=ref)
+    plotter.plot([0.5, 0.45], x=[4096, 8192])
+    assert _find(plotter.figure().axes[0], "mdl-reference-band")
+    result = ontrack.verdict("lab3.pong", [4096, 8192], [0.5, 0.45], ref, seconds=4.0)
+    assert result.label == "no verdict" and result.line.startswith(
+        "No verdict: at this budget even the reference has not started to learn (5 seeds between ")
+    assert "start level 0.5); your points won per game 0.45 is inside that band" in result.line
+    assert result.line.endswith("A longer budget is needed to judge learning") and result.speed.startswith("speed: ")
+    assert ontrack.verdict("lab3.pong", [4096, 8192], [0.5, float("inf")], ref).label == "diverged"
+
+
+def test_a_reference_that_shows_no_learning_must_say_so():
+    flat = {seed: (np.arange(10.0), np.full(10, 20.0)) for seed in range(5)}
+    kwargs = dict(x_label="episode", x_unit="episode", y_label="reward", y_unit="steps", y_series="EMA",
+                  settings={}, seconds_per_unit=None, speed_unit="environment step", machine={}, start=20.0)
+    with pytest.raises(ontrack.ReferenceError, match=r"shows no learning .*\"learns\": false"):
+        bench_ref.build_reference("lab3.cartpole", "smoke", flat, **kwargs)
+    assert bench_ref.build_reference("lab3.cartpole", "smoke", flat, learns=False, **kwargs)["learns"] is False
+    with pytest.raises(ontrack.ReferenceError, match="learns must be true or false"):
+        ontrack.Reference(dict(bench_ref.build_reference("lab3.cartpole", "smoke", flat, learns=False, **kwargs), learns="no"))

@@ -105,7 +105,7 @@ def package_versions():
 
 def build_reference(loop, profile, curves, *, x_label, x_unit, y_label, y_unit, y_series, settings,
                     seconds_per_unit, speed_unit, machine, start=None, after_end="drop", smoothing=0.0,
-                    points=100, min_seeds=3, band=(0.1, 0.9), versions=None, date=None):
+                    points=100, min_seeds=3, band=(0.1, 0.9), versions=None, date=None, learns=True):
     """The reference of ``loop`` at ``profile`` as the JSON-ready dict that ontrack reads.
 
     ``curves``: ``{seed: (xs, ys)}`` (see :func:`reduce_curves`). ``settings``: the knobs that change
@@ -114,7 +114,10 @@ def build_reference(loop, profile, curves, *, x_label, x_unit, y_label, y_unit, 
     ``start``: the level an untrained model starts from (a loss of ln 10 for ten classes); default the
     median's first value. ``seconds_per_unit``: the median over seeds of the training seconds per
     ``speed_unit`` (a step, an epoch, an environment step); None when not measured. ``machine``: the
-    benchmark's machine record (``common.machine_info()``: cores, processor, GPUs).
+    benchmark's machine record (``common.machine_info()``: cores, processor, GPUs). ``learns``: False
+    for a budget too short for the solution itself to learn (a smoke profile's): the band is drawn,
+    and the verdict says a longer budget is needed instead of judging; True requires the median to
+    end better than ``start``.
     """
     if loop not in ontrack.LOOPS:
         raise ValueError(f"unknown loop {loop!r}; the labs' loops are {', '.join(ontrack.LOOPS)}")
@@ -134,6 +137,7 @@ def build_reference(loop, profile, curves, *, x_label, x_unit, y_label, y_unit, 
               "smoothing_applied": smoothing},
         "start": float(f"{median[0] if start is None else start:.5g}"),
         "after_end": after_end,
+        "learns": bool(learns),
         "seeds": [s if isinstance(s, (int, str)) else int(s) for s in curves],
         "settings": dict(settings),
         "band": {"lower": band[0], "upper": band[1]},
