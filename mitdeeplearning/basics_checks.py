@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .checks import attempt, check, require
+from .checks import attempt, check, is_tensor, require, to_numpy
 
 __all__ = ["check_matrix", "check_images", "check_func", "check_custom_dense_layer", "check_sequential_model",
            "check_subclass_model", "check_identity_model", "check_gradient", "check_sgd"]
@@ -22,20 +22,8 @@ def _tf():
     return tf
 
 
-def _numpy(value):
-    """A NumPy array from a tensor, variable, array or number."""
-    if hasattr(value, "numpy"):
-        return np.asarray(value.numpy())
-    return np.asarray(value)
-
-
-def _is_tensor(value):
-    tf = _tf()
-    return isinstance(value, (tf.Tensor, tf.Variable))
-
-
 def _scalar(value, what):
-    arr = _numpy(value)
+    arr = to_numpy(value)
     require(arr.size == 1, f"{what} should be a single number, got an array of shape {arr.shape}")
     return float(arr.reshape(-1)[0])
 
@@ -44,7 +32,7 @@ def _scalar(value, what):
 def check_matrix(matrix):
     """A 2-d tensor (rank 2) of numbers, at least 2 × 2 (the notebook then reads ``matrix[1]`` and ``matrix[:, 1]``)."""
     require(matrix is not None, "matrix is None: assign the tensor, e.g. matrix = tf.constant([[1, 2], [3, 4]])")
-    require(_is_tensor(matrix), f"expected a tf.Tensor made with tf.constant, got {type(matrix).__name__}; "
+    require(is_tensor(matrix), f"expected a tf.Tensor made with tf.constant, got {type(matrix).__name__}; "
             f"wrap the nested list in tf.constant: matrix = tf.constant([[1, 2], [3, 4]])")
     rank = len(matrix.shape)
     if rank < 2:
@@ -66,7 +54,7 @@ def check_matrix(matrix):
 def check_images(images):
     """A 4-d tensor of zeros, shape 10 x 256 x 256 x 3 (batch, height, width, colour)."""
     require(images is not None, "images is None: assign the tensor, images = tf.zeros([...])")
-    require(_is_tensor(images), f"expected a tf.Tensor made with tf.zeros, got {type(images).__name__}")
+    require(is_tensor(images), f"expected a tf.Tensor made with tf.zeros, got {type(images).__name__}")
     shape = tuple(int(d) for d in images.shape)
     expected = (10, 256, 256, 3)
     require(len(shape) == 4, f"expected a 4-d tensor [batch, height, width, channels] = [10, 256, 256, 3], "
@@ -78,7 +66,7 @@ def check_images(images):
         if shape[0] != 10:
             require(False, f"got shape {shape}: the first dimension is the batch of 10 images")
         require(False, f"expected shape (10, 256, 256, 3), got {shape}")
-    require(not np.any(_numpy(images)), "expected all zeros: make the tensor with tf.zeros([10, 256, 256, 3])")
+    require(not np.any(to_numpy(images)), "expected all zeros: make the tensor with tf.zeros([10, 256, 256, 3])")
     return "images is a 10 x 256 x 256 x 3 tensor of zeros"
 
 
@@ -113,8 +101,8 @@ def check_func(func, trials=5, seed=0):
 def _dense_weights(layer, in_dim):
     W, b = getattr(layer, "W", None), getattr(layer, "b", None)
     if W is not None and b is not None:
-        return _numpy(W).astype(np.float64), _numpy(b).astype(np.float64).reshape(-1)
-    weights = [_numpy(w) for w in layer.weights]
+        return to_numpy(W).astype(np.float64), to_numpy(b).astype(np.float64).reshape(-1)
+    weights = [to_numpy(w) for w in layer.weights]
     kernels = [w for w in weights if w.ndim == 2 and w.shape[0] == in_dim]
     require(kernels, f"the layer has no weight matrix of shape ({in_dim}, n_output_nodes); create W in build()")
     kernel = kernels[0]
@@ -125,7 +113,7 @@ def _dense_weights(layer, in_dim):
 
 def _compare_dense(x_np, y, W, b):
     require(y is not None, "call() returned None: end it with `return y`")
-    y_np = _numpy(y).astype(np.float64)
+    y_np = to_numpy(y).astype(np.float64)
     want_shape = x_np.shape[:-1] + (W.shape[1],)
     require(y_np.shape == want_shape, f"expected output shape {want_shape}, got {y_np.shape}; "
             f"compute tf.matmul(x, self.W) + self.b")
@@ -161,14 +149,14 @@ def check_custom_dense_layer(layer, x, y=None):
     also calls the layer on a second input, so an answer that ignores ``x`` is caught.
     """
     tf = _tf()
-    x_np = _numpy(x).astype(np.float64)
+    x_np = to_numpy(x).astype(np.float64)
     if y is None:
         y = attempt(layer.call, x, fix=_DENSE_FIX)
     W, b = _dense_weights(layer, x_np.shape[-1])
     y_np = _compare_dense(x_np, y, W, b)
     x2 = np.random.default_rng(3).normal(size=(4, x_np.shape[-1])).astype(np.float32)
     y2 = attempt(layer.call, tf.constant(x2), fix=_DENSE_FIX)
-    require(y2 is not None and _numpy(y2).shape == (4, W.shape[1]),
+    require(y2 is not None and to_numpy(y2).shape == (4, W.shape[1]),
             "on a batch of 4 inputs the layer did not return 4 rows: call() must compute from its argument x")
     _compare_dense(x2.astype(np.float64), y2, W, b)
     return f"custom dense layer computes sigmoid(xW + b), output shape {y_np.shape}"
@@ -187,7 +175,7 @@ def check_sequential_model(model, n_output_nodes, x):
     require(len(dense) == 1, f"the model should hold exactly one Dense layer, it has {len(dense)}: {fix}")
     require(dense[0].units == n_output_nodes, f"the Dense layer has {dense[0].units} units; it needs n_output_nodes = "
             f"{n_output_nodes}: keras.layers.Dense(n_output_nodes)")
-    y = _numpy(attempt(model, x, fix=fix))
+    y = to_numpy(attempt(model, x, fix=fix))
     require(y.shape == (x.shape[0], n_output_nodes), f"expected output shape {(x.shape[0], n_output_nodes)}, got {y.shape}; {fix}")
     return f"Sequential model maps {tuple(x.shape)} to {y.shape}"
 
@@ -208,13 +196,13 @@ def check_subclass_model(model, n_output_nodes, x):
            "using the argument n_output_nodes; call() uses self.dense_layer")
     require(isinstance(model, tf.keras.Model), f"expected a keras.Model subclass, got {type(model).__name__}")
     require(type(model) not in (tf.keras.Model, tf.keras.Sequential), "subclass keras.Model (class SubclassModel(keras.Model): ...)")
-    y = _numpy(attempt(model, x, fix=fix))
+    y = to_numpy(attempt(model, x, fix=fix))
     require(y.shape == (x.shape[0], n_output_nodes), f"expected output shape {(x.shape[0], n_output_nodes)}, got {y.shape}: {fix}")
     dense = [la for la in _sublayers(model) if isinstance(la, tf.keras.layers.Dense)]
     require(len(dense) <= 1, f"the model holds {len(dense)} Dense layers; the text asks for the model's one dense layer: "
             f"create only self.dense_layer = keras.layers.Dense(n_output_nodes), and call() applies it alone")
     other = attempt(type(model), n_output_nodes + 2, fix=fix)
-    y2 = _numpy(attempt(other, x, fix=fix))
+    y2 = to_numpy(attempt(other, x, fix=fix))
     require(y2.shape == (x.shape[0], n_output_nodes + 2),
             f"{type(model).__name__}({n_output_nodes + 2}) gives output shape {y2.shape}: use the argument "
             f"n_output_nodes for the Dense layer's units, not a fixed number")
@@ -226,18 +214,18 @@ def check_identity_model(model, x):
     """``model.call(x, isidentity=True)`` returns ``x``; with False, the dense layer's output."""
     tf = _tf()
     fix = "call(inputs, isidentity) returns inputs when isidentity is True, else self.dense_layer(inputs)"
-    x_np = _numpy(x)
+    x_np = to_numpy(x)
     x2 = tf.constant(np.random.default_rng(5).normal(size=(3,) + tuple(x_np.shape[1:])).astype(np.float32))
-    x2_np = _numpy(x2)
+    x2_np = to_numpy(x2)
     same = attempt(model.call, x2, isidentity=True, fix=fix)
     out = attempt(model.call, x2, isidentity=False, fix=fix)
     for value, flag in ((same, True), (out, False)):
         require(value is not None, f"with isidentity={flag} call() returned None: every path needs a `return` ({fix})")
         require(not isinstance(value, tf.keras.layers.Layer),
                 f"with isidentity={flag} call() returned the layer itself; call it on the inputs: self.dense_layer(inputs)")
-    same, out = _numpy(same), _numpy(out)
+    same, out = to_numpy(same), to_numpy(out)
     dense = getattr(model, "dense_layer", None)
-    dense_out = _numpy(dense(x2)) if dense is not None else None
+    dense_out = to_numpy(dense(x2)) if dense is not None else None
     if dense_out is not None and same.shape == dense_out.shape and np.allclose(same, dense_out) \
             and out.shape == x2_np.shape and np.allclose(out, x2_np):
         require(False, "the switch is inverted: return the inputs when isidentity is True, the dense output otherwise")

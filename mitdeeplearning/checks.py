@@ -21,7 +21,8 @@ import math
 
 import numpy as np
 
-__all__ = ["check", "require", "CheckFailed", "attempt", "activation_name", "run_train_steps", "require_descent"]
+__all__ = ["check", "require", "CheckFailed", "attempt", "activation_name", "run_train_steps", "require_descent",
+           "to_numpy", "is_tensor"]
 
 
 class CheckFailed(AssertionError):
@@ -69,6 +70,20 @@ def attempt(func, *args, fix, **kwargs):
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise CheckFailed(f"your code raised {type(exc).__name__}: {first[:300]}. {fix}") from exc
+
+
+def to_numpy(value):
+    """A NumPy array from a tensor, variable, array or number."""
+    if hasattr(value, "numpy"):
+        return np.asarray(value.numpy())
+    return np.asarray(value)
+
+
+def is_tensor(value):
+    """Whether ``value`` is a TensorFlow tensor or variable (a NumPy array is not)."""
+    import tensorflow as tf
+
+    return isinstance(value, (tf.Tensor, tf.Variable))
 
 
 _ACTIVATION_ALIASES = {"softmax_v2": "softmax", "linear": None, "identity": None, "none": None}

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .checks import activation_name, attempt, check, require, require_descent, run_train_steps
+from .checks import activation_name, attempt, check, is_tensor, require, require_descent, run_train_steps, to_numpy
 
 __all__ = ["check_vocabulary", "check_vectorize", "check_batch", "check_model", "check_loss", "check_train_step",
            "check_sampling", "lstm_param_count", "require_batch_types", "require_batch_shapes", "require_next_step"]
@@ -22,18 +22,6 @@ def _tf():
     import tensorflow as tf
 
     return tf
-
-
-def _numpy(value):
-    """A NumPy array from a tensor, variable, array or number."""
-    if hasattr(value, "numpy"):
-        return np.asarray(value.numpy())
-    return np.asarray(value)
-
-
-def _is_tensor(value):
-    tf = _tf()
-    return isinstance(value, (tf.Tensor, tf.Variable))
 
 
 @check
@@ -62,7 +50,7 @@ def check_vectorize(vectorize_string, char2idx, idx2char, text):
     fix = "map each character c of `string` to char2idx[c] and return np.array([...], dtype=np.int64)"
     v = attempt(vectorize_string, sample, char2idx, fix=fix)
     require(v is not None, "vectorize_string returned None: return the array of indices")
-    require(not _is_tensor(v), "return a NumPy array (np.array([...])), not a tf.Tensor")
+    require(not is_tensor(v), "return a NumPy array (np.array([...])), not a tf.Tensor")
     require(isinstance(v, np.ndarray), f"return a NumPy array (np.array([...])), got {type(v).__name__}")
     if v.dtype.kind in "US":
         require(False, f"got characters (dtype {v.dtype}), not indices: look each character up in char2idx")
@@ -95,7 +83,7 @@ def _batch(func, args):
 
 def _batch_arrays(func, args):
     """The two batches as NumPy arrays (a tf.Tensor batch is as good as a NumPy one)."""
-    return tuple(_numpy(a) if _is_tensor(a) else a for a in _batch(func, args))
+    return tuple(to_numpy(a) if is_tensor(a) else a for a in _batch(func, args))
 
 
 _BATCH_FIX = ("pick batch_size random starts in [0, n - seq_length) (n = len(vectorized_songs) - 1) so that every "
@@ -108,9 +96,9 @@ def require_batch_types(func, args):
     training step takes either)."""
     x, y = _batch(func, args)
     for name, arr in (("input", x), ("target", y)):
-        require(isinstance(arr, np.ndarray) or _is_tensor(arr), f"the {name} batch is a {type(arr).__name__}, expected a "
+        require(isinstance(arr, np.ndarray) or is_tensor(arr), f"the {name} batch is a {type(arr).__name__}, expected a "
                 f"NumPy array (np.stack or np.array of the windows; a tf.Tensor works too)")
-        dtype = _numpy(arr).dtype
+        dtype = to_numpy(arr).dtype
         require(np.issubdtype(dtype, np.integer),
                 f"expected integer indices in the {name} batch, got {dtype} — did np.append (or the "
                 f"vectorised songs) turn them into floats? Embedding layers need integer indices.")
@@ -232,7 +220,7 @@ def check_model(model, vocab_size, embedding_dim, rnn_units, x):
     act = activation_name(dense.activation)
     require(act is None, f"the last Dense layer outputs logits, so no activation (got {act!r}): Dense(vocab_size)")
     require(kinds == ["Embedding", "LSTM", "Dense"], f"expected exactly Embedding → LSTM → Dense, got {kinds}: {fix}")
-    logits = _numpy(attempt(model, x, fix=fix))
+    logits = to_numpy(attempt(model, x, fix=fix))
     expected = tuple(x.shape) + (vocab_size,)
     require(logits.shape == expected, f"expected output shape (batch, seq_length, vocab_size) = {expected}, got {logits.shape}; {fix}")
     require(not (np.all(logits >= 0) and np.allclose(logits.sum(-1), 1, atol=1e-4)), _SOFTMAX_LAST)
@@ -313,7 +301,7 @@ def check_sampling(sample_next, vocab_size, batch_size=8):
     logits = tf.constant(rng.normal(size=(batch_size, vocab_size)).astype(np.float32))
     ids = attempt(sample_next, logits, 1.0, fix=fix)
     require(ids is not None, "sample_next returned None: return next_ids")
-    ids = _numpy(ids)
+    ids = to_numpy(ids)
     require(ids.shape == (batch_size,), f"expected one index per row, shape ({batch_size},), got {ids.shape}: "
             f"take one sample per row (num_samples=1) and squeeze the sample axis, tf.squeeze(samples, axis=-1)")
     require(np.issubdtype(ids.dtype, np.integer), f"expected integer indices, got {ids.dtype}: do not cast the samples to float")
@@ -328,7 +316,7 @@ def check_sampling(sample_next, vocab_size, batch_size=8):
         return math.exp(3 / t) / (math.exp(3 / t) + vocab_size - 1)
 
     def freq(t):
-        return float(np.mean(_numpy(attempt(sample_next, peaked, t, fix=fix)) == 0))
+        return float(np.mean(to_numpy(attempt(sample_next, peaked, t, fix=fix)) == 0))
 
     def near(f, p):
         return abs(f - p) <= 5 * math.sqrt(p * (1 - p) / n) + 0.01
@@ -351,7 +339,7 @@ def check_sampling(sample_next, vocab_size, batch_size=8):
             require(False, "you multiplied the logits by the temperature: divide them by it, logits / temperature")
         require(False, f"at temperature 0.5 index 0 should come up {100 * p0(0.5):.0f} % of the time, got {100 * f_half:.0f} %: "
                 f"divide the logits by the temperature")
-    cold = _numpy(sample_next(logits, 1e-3))
-    require(np.array_equal(cold, np.argmax(_numpy(logits), -1)),
+    cold = to_numpy(sample_next(logits, 1e-3))
+    require(np.array_equal(cold, np.argmax(to_numpy(logits), -1)),
             "at a tiny temperature sampling must pick the most likely character: divide the logits by the temperature")
     return "sample_next draws one index per row from softmax(logits / temperature), greedy as temperature → 0"

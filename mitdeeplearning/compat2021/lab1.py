@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import music
 from ..basics_checks import check_custom_dense_layer
-from ..checks import check, require
+from ..checks import check, require, to_numpy
 from ..music_checks import require_batch_shapes, require_batch_types, require_next_step
 
 __all__ = [
@@ -65,7 +65,7 @@ test_batch_func_next_step = _returning_true(
 
 @check
 def _sigmoid_shaped(y):
-    y = np.asarray(y.numpy() if hasattr(y, "numpy") else y)
+    y = to_numpy(y)
     require(y.ndim == 2, f"expected a 2-d output (batch, n_output_nodes), got shape {y.shape}")
     require(np.all((y > 0) & (y < 1)), "a sigmoid output lies strictly between 0 and 1; did you apply tf.math.sigmoid?")
     return ("test_custom_dense_layer_output: shape and range only (pass layer= and x= to compare with "
