@@ -1,13 +1,18 @@
 """Lab 3 benchmark, on the solution notebook's own code: Cart-Pole, Pong learning, the shipped agent, speed.
 
-    .venv/bin/python benchmarks/lab3_rl.py                      # everything (about 35 min on 2 cores)
+    .venv/bin/python benchmarks/lab3_rl.py                      # everything (about 40 min on 2 cores)
     .venv/bin/python benchmarks/lab3_rl.py --quick              # tiny budgets: tests the code itself
     .venv/bin/python benchmarks/lab3_rl.py --parts pong --seeds 2 --json results/lab3.json
+    .venv/bin/python benchmarks/lab3_rl.py --parts cartpole,smoke --write-references   # the bands, minutes
 
 Parts (``--parts``, comma-separated; default all):
-  cartpole    the notebook's ``run_cartpole`` per seed: episodes and seconds to mean-100 >= 475.
+  cartpole    the notebook's ``run_cartpole`` per seed (10 seeds): episodes and seconds to
+              mean-100 >= 475, and each seed's reward curve.
   pong        the notebook's ``run_pong`` per seed at the ``default`` budget (the parameters
-              cell's ``pong_agent_steps``): points won per game and score over the last 100 games.
+              cell's ``pong_agent_steps``): points won per game and score over the last 100 games,
+              and each seed's curve of points won against agent steps.
+  smoke       both loops at the notebook's ``smoke`` profile (10 Cart-Pole seeds, 5 Pong seeds):
+              the curves the smoke references are reduced from.
   agent       the shipped agent (``mdl.lab3.load_pretrained_pong``): ``evaluate_pong`` over 20
               full games, sampling and greedy, beside a random agent (uniform policy), and its
               training curve (pong_agent.csv).
@@ -17,6 +22,15 @@ Parts (``--parts``, comma-separated; default all):
 The code under test is loaded from lab3/solutions/RL_Solution.ipynb (its ``reference`` cells, see
 mdl_tools.notebook_code) and called as the notebook's own cells call it, with the notebook's knobs,
 so these numbers are the notebook's numbers.
+
+The curves kept are the series the notebook's live plots draw: Cart-Pole's reward per episode
+under the notebook's moving average (``REWARD_SMOOTHING``), and Pong's mean points won over the
+last 100 finished games after each policy update, against agent steps. ``--write-references``
+(and ``make bench``) reduces them to the references those plots draw behind the student's curve
+and the verdict judges against (``mitdeeplearning/assets/reference/lab3.*.json``), one per part and
+profile that ran, each with the knobs it was measured with (``CartPoleConfig.settings()``,
+``PongConfig.settings()``). The ``default`` Pong reference takes 5 runs of ~9 min on 2 cores:
+``--parts pong --seeds 5 --write-references`` measures it alone.
 """
 
 import argparse
@@ -36,7 +50,11 @@ from mdl_tools.bench.common import format_mean_se, mean_se
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "lab3" / "solutions" / "RL_Solution.ipynb"
-PARTS = ("cartpole", "pong", "agent", "throughput")
+PARTS = ("cartpole", "pong", "agent", "throughput", "smoke")
+#: A reference needs at least this many seeds. Cart-Pole runs 10: when its reward starts to climb
+#: varies from seed to seed (after about 100 episodes in some, 300 in others), and 5 seeds showed
+#: only the fast ones.
+MIN_REFERENCE_SEEDS = 5
 #: What the lab promises: points won per game at the default Pong budget (mean over seeds), and the
 #: batched collector's speed in env steps per second. Written into the results, which the report quotes.
 TARGETS = {"pong_points_won_min": 3.0, "collector_steps_per_s_min": 2500.0}
@@ -46,28 +64,36 @@ def load_lab(**parameters):
     return notebook_code.load(NOTEBOOK, parameters=parameters)
 
 
+def profile_parameters(profile):
+    """The notebook's overrides for ``profile`` (none for ``default``)."""
+    return runner.profile_overrides(nbformat.read(NOTEBOOK, as_version=4), profile)
+
+
 def _seed_list(seeds):
     """``5`` -> seeds 0..4; ``[1, 3]`` -> those seeds."""
     return list(range(seeds)) if isinstance(seeds, int) else list(seeds)
 
 
-def cartpole(seeds, max_seconds):
+def cartpole(seeds, max_seconds, profile="default"):
     runs = []
     for seed in _seed_list(seeds):
-        lab = load_lab(seed=seed)
+        lab = load_lab(**profile_parameters(profile), seed=seed)
         start = time.perf_counter()
         out_of_time = lambda episode_rewards: time.perf_counter() - start > max_seconds  # noqa: E731
         _, rewards, solved = lab.run_cartpole(lab.cartpole_config, on_episode=out_of_time)
         seconds = time.perf_counter() - start
         steps = int(sum(rewards))
-        print(f"cartpole seed {seed}: {'solved in %d episodes' % solved if solved else 'NOT solved'}, "
-              f"{seconds:.1f} s, {steps} env steps ({steps / seconds:.0f} steps/s)", flush=True)
+        stopped = not solved and len(rewards) < lab.cartpole_config.max_episodes
+        print(f"cartpole ({profile}) seed {seed}: {'solved in %d episodes' % solved if solved else 'NOT solved'}"
+              f"{' (stopped at the time limit)' if stopped else ''}, {seconds:.1f} s, {steps} env steps "
+              f"({steps / seconds:.0f} steps/s)", flush=True)
         runs.append({"seed": seed, "solved_episode": solved, "seconds": seconds, "env_steps": steps,
-                     "episode_rewards": [float(r) for r in rewards]})
+                     "stopped_at_time_limit": stopped, "episode_rewards": [float(r) for r in rewards]})
     config = lab.cartpole_config
     settings = {"units": config.hidden_units, "learning_rate": config.learning_rate, "gamma": config.gamma,
                 "solved_mean100": config.solved_mean, "max_episodes": config.max_episodes}
-    return {"seeds": runs, "max_seconds": max_seconds, "settings": settings}
+    return {"profile": profile, "seeds": runs, "max_seconds": max_seconds, "settings": settings,
+            "knobs": config.settings(), "smoothing": lab.REWARD_SMOOTHING}
 
 
 def _finite_rows(rows, key):
@@ -75,33 +101,49 @@ def _finite_rows(rows, key):
     return [r for r in rows if np.isfinite(r[key])]
 
 
-def pong(seeds, agent_steps=None, num_games=None):
+def pong(seeds, agent_steps=None, num_games=None, profile="default"):
     runs = []
     for seed in _seed_list(seeds):
         overrides = {"pong_agent_steps": agent_steps, "pong_num_games": num_games}
-        lab = load_lab(seed=seed, **{k: v for k, v in overrides.items() if v})
+        lab = load_lab(**profile_parameters(profile), seed=seed, **{k: v for k, v in overrides.items() if v})
+        points = []  # what the notebook plots: after each update with a finished game, the last 100 games' mean
+
+        def keep_points(steps, seconds, finished):
+            if finished["won"]:
+                points.append([steps, float(np.mean(finished["won"][-100:]))])
+
         with tempfile.TemporaryDirectory() as tmp:
-            _, record, finished = lab.run_pong(lab.pong_config, tmp)
+            _, record, finished = lab.run_pong(lab.pong_config, tmp, on_update=keep_points)
             rows = record.rows()
         last = rows[-1]
         run = {"seed": seed, "agent_steps": int(last["agent_steps"]), "seconds": last["seconds"],
                "games": len(finished["won"]),
                "points_won": float(np.mean(finished["won"][-100:])),
                "score": float(np.mean(finished["score"][-100:])),
-               "curve": [[r["agent_steps"], r["seconds"], r["points_won"]] for r in _finite_rows(rows, "points_won")[::10]]}
-        print(f"pong seed {seed}: {run['agent_steps']:,} agent steps in {run['seconds']:.0f} s "
-              f"({run['agent_steps'] / run['seconds']:.0f} steps/s with learning); last 100 games: "
+               # the untrained policy's level: the first round of games, one per environment
+               "first_games_points_won": float(np.mean(finished["won"][:lab.pong_config.num_games])),
+               "curve": [[r["agent_steps"], r["seconds"], r["points_won"]] for r in _finite_rows(rows, "points_won")[::10]],
+               "points_curve": points}
+        print(f"pong ({profile}) seed {seed}: {run['agent_steps']:,} agent steps in {run['seconds']:.0f} s "
+              f"({run['agent_steps'] / run['seconds']:.0f} steps/s with learning); last {min(100, run['games'])} games: "
               f"{run['points_won']:.2f} points won per game, score {run['score']:+.2f}", flush=True)
         runs.append(run)
     won = mean_se([r["points_won"] for r in runs])
     target = TARGETS["pong_points_won_min"]
-    print(f"PONG default budget ({lab.pong_config.agent_steps:,} agent steps, {lab.pong_config.num_games} games): "
-          f"{format_mean_se(won, digits=2)} points won per game over {len(runs)} seed(s){' (± SE)' if won['se'] else ''}; "
-          f"target >= {target:g}: "
-          f"{'met' if won['mean'] >= target else 'NOT met'}", flush=True)
+    verdict = f"; target >= {target:g}: {'met' if won['mean'] >= target else 'NOT met'}" if profile == "default" else ""
+    print(f"PONG {profile} budget ({lab.pong_config.agent_steps:,} agent steps, {lab.pong_config.num_games} games): "
+          f"{format_mean_se(won, digits=2)} points won per game over {len(runs)} seed(s){' (± SE)' if won['se'] else ''}"
+          f"{verdict}", flush=True)
     settings = {f"pong_{k}": v for k, v in dataclasses.asdict(lab.pong_config).items()
                 if k in ("num_games", "agent_steps", "batch_steps", "learning_rate", "entropy_bonus", "gamma")}
-    return {"seeds": runs, "points_won": won, "target": target, "settings": settings}
+    return {"profile": profile, "seeds": runs, "points_won": won, "target": target, "settings": settings,
+            "knobs": lab.pong_config.settings()}
+
+
+def smoke(cartpole_seeds, pong_seeds):
+    """Both loops at the notebook's smoke profile: the curves of the references the smoke runs are judged against."""
+    return {"cartpole": cartpole(cartpole_seeds, max_seconds=600, profile="smoke"),
+            "pong": pong(pong_seeds, profile="smoke")}
 
 
 def agent(num_games, max_steps=None):
@@ -211,7 +253,7 @@ def run(quick=False, seeds=None, parts=PARTS):
           f"Keras {keras.__version__}; load average {os.getloadavg()[0]:.1f}", flush=True)
     result = {"quick": quick, "machine": machine}
     if "cartpole" in parts:
-        result["cartpole"] = cartpole(seeds or (1 if quick else 5), max_seconds=20 if quick else 240)
+        result["cartpole"] = cartpole(seeds or (1 if quick else 10), max_seconds=20 if quick else 240)
     if "pong" in parts:
         # quick: 2 games for 2,400 steps, so that a few games finish and have a score
         result["pong"] = pong(seeds or (1 if quick else 5), agent_steps=2400 if quick else None,
@@ -220,16 +262,104 @@ def run(quick=False, seeds=None, parts=PARTS):
         result["agent"] = agent(2 if quick else 20, max_steps=200 if quick else None)
     if "throughput" in parts:
         result["throughput"] = throughput((4,) if quick else (16, 32, 64), steps=30 if quick else 300)
+    if "smoke" in parts:
+        result["smoke"] = smoke(seeds or (1 if quick else 10), seeds or (1 if quick else 5))
     return result
+
+
+#: Whether the solution learns within each profile's budget. The smoke budgets prove the code paths
+#: run (Cart-Pole: 20 episodes; Pong: 4,000 agent steps, a few games), long before any seed learns:
+#: their references draw where correct runs lie, and the verdict asks for a longer budget.
+LEARNS_WITHIN = {"default": True, "smoke": False}
+
+
+def write_training_references(results, directory=None):
+    """Reduce the seeds' curves of every part that ran to the references the notebook's plots draw.
+
+    One reference per loop and profile measured (``cartpole`` and ``pong``: default; ``smoke``:
+    both at smoke), written by ``mdl_tools.bench.reference`` into
+    ``mitdeeplearning/assets/reference`` (or ``directory``). Returns the paths. Raises ValueError for
+    a quick run, a part with fewer than MIN_REFERENCE_SEEDS seeds, or a Cart-Pole seed cut short by
+    the time limit: a reference must be what the notebook's own runs do at that profile.
+    """
+    from mdl_tools.bench import common, reference
+
+    if results.get("quick"):
+        raise ValueError("a --quick run's budgets are not the notebook's: references come from full runs")
+    blocks = [("lab3.cartpole", results.get("cartpole")), ("lab3.pong", results.get("pong"))]
+    if results.get("smoke"):
+        blocks += [("lab3.cartpole", results["smoke"]["cartpole"]), ("lab3.pong", results["smoke"]["pong"])]
+    blocks = [(loop, block) for loop, block in blocks if block]
+    if not blocks:
+        raise ValueError("no cartpole, pong or smoke results to write references from")
+    machine = common.machine_info()
+    paths = []
+    for loop, block in blocks:
+        runs, profile = block["seeds"], block["profile"]
+        if len(runs) < MIN_REFERENCE_SEEDS:
+            raise ValueError(f"{loop} ({profile}) needs the curves of at least {MIN_REFERENCE_SEEDS} seeds, "
+                             f"the results hold {len(runs)}")
+        build = _cartpole_reference if loop == "lab3.cartpole" else _pong_reference
+        data = reference.build_reference(loop, profile, settings=block["knobs"], machine=machine,
+                                         learns=LEARNS_WITHIN[profile], **build(block))
+        paths.append(reference.write_reference(data, directory))
+    return paths
+
+
+def _cartpole_reference(block):
+    """Cart-Pole's curves: the notebook's smoothed reward per episode (episodes 1, 2, ...); training stops once solved."""
+    from mdl_tools.bench import reference
+    from mitdeeplearning.util import LossHistory
+
+    runs = block["seeds"]
+    cut = [r["seed"] for r in runs if r["stopped_at_time_limit"]]
+    if cut:
+        raise ValueError(f"Cart-Pole seed(s) {cut} stopped at the time limit ({block['max_seconds']} s), "
+                         "neither solved nor at cartpole_max_episodes: their curves are not the notebook's")
+    curves = {}
+    for r in runs:
+        smoothed = LossHistory(block["smoothing"])
+        for reward in r["episode_rewards"]:
+            smoothed.append(reward)
+        curves[r["seed"]] = (list(range(1, len(smoothed) + 1)), smoothed.get())
+    return dict(
+        curves=curves, x_label="episode", x_unit="episode", y_label="reward", y_unit="steps balanced",
+        y_series=f"LossHistory({block['smoothing']}) of the reward per episode (the notebook's smoothed curve)",
+        after_end="hold",  # a solved run stops: it keeps its level
+        # a random policy's level: the first ten episodes' mean reward, median over the seeds
+        start=float(np.median([np.mean(r["episode_rewards"][:10]) for r in runs])),
+        seconds_per_unit=reference.median_seconds_per_unit([r["seconds"] for r in runs], [r["env_steps"] for r in runs]),
+        speed_unit="environment step")
+
+
+def _pong_reference(block):
+    """Pong's curves: mean points won over the last 100 finished games after each update, against agent steps."""
+    from mdl_tools.bench import reference
+
+    runs = block["seeds"]
+    empty = [r["seed"] for r in runs if len(r["points_curve"]) < 2]
+    if empty:
+        raise ValueError(f"Pong seed(s) {empty} finished fewer than two updates after a game ended: no curve")
+    return dict(
+        curves={r["seed"]: tuple(zip(*r["points_curve"])) for r in runs},
+        x_label="agent steps", x_unit="agent step", y_label="points won per game", y_unit="points",
+        y_series="mean points won per game over the last 100 finished games, after each policy update",
+        after_end="drop",
+        start=float(np.median([r["first_games_points_won"] for r in runs])),  # about a random agent's
+        seconds_per_unit=reference.median_seconds_per_unit([r["seconds"] for r in runs], [r["agent_steps"] for r in runs]),
+        speed_unit="agent step")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny budgets, to test the code")
     parser.add_argument("--seeds", default=None,
-                        help="seeds for cartpole and pong: a count (default 5, quick 1) or a list such as 1,3")
+                        help="seeds for cartpole, pong and smoke: a count (default 10 for Cart-Pole, 5 for Pong; "
+                             "quick 1) or a list such as 1,3")
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
     parser.add_argument("--json", type=pathlib.Path, default=None, help="also write the results here")
+    parser.add_argument("--write-references", action="store_true",
+                        help="write the references of the parts run into mitdeeplearning/assets/reference")
     args = parser.parse_args()
     parts = [p for p in args.parts.split(",") if p]
     unknown = sorted(set(parts) - set(PARTS))
@@ -238,10 +368,15 @@ def main():
     seeds = None
     if args.seeds:
         seeds = [int(x) for x in args.seeds.split(",") if x] if "," in args.seeds else int(args.seeds)
+    if args.write_references and (args.quick or not {"cartpole", "pong", "smoke"} & set(parts)):
+        parser.error("--write-references needs a full run (no --quick) of cartpole, pong or smoke")
     result = run(quick=args.quick, seeds=seeds, parts=parts)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1) + "\n")
+    if args.write_references:
+        for path in write_training_references(result):
+            print(f"reference for the notebook's live plot and verdict written to {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
