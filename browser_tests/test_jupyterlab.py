@@ -4,7 +4,8 @@
 the notebooks (each solution with its ``smoke`` values in a cell after the parameters cell, as
 papermill injects them), opens each one, runs all cells from the Run menu and checks what shows on
 the page: no error, a quiet setup cell, progress bars drawn as widgets, audio and video that load
-and play, one image in each live plot, and a notebook that is not "modified" the moment it opens.
+and play, one image in each live plot, the measured reference band in each live plot wired to one
+(and the verdict line its cell prints), and a notebook that is not "modified" the moment it opens.
 A student copy must stop at TODO 1 with the error in view. Screenshots go to ``runs/browser/``.
 Every wait is on a condition in the page, with a deadline. Everything started is stopped at the
 end, also on failure, and the test checks that no process of it is left.
@@ -312,6 +313,34 @@ def saved_outputs(page, path):
     return nbformat.read(path, as_version=4)
 
 
+def reference_problems(nb):
+    """What the training cells wired to a measured reference fail to show in the saved notebook.
+
+    A cell that builds a ``PeriodicPlotter(..., reference=...)`` must show a live plot whose PNG
+    carries the band's legend (its text chunk ``mdl-reference``, written where the band is drawn), and
+    a cell that calls ``verdict(`` must print its verdict line.
+    """
+    import base64
+    import io
+
+    from PIL import Image
+
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if "PeriodicPlotter(" in cell.source and "reference=" in cell.source:
+            images = [o["data"]["image/png"] for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+            legends = [Image.open(io.BytesIO(base64.b64decode(png))).text.get("mdl-reference", "") for png in images]
+            if not legends or not all(legend.startswith("reference") for legend in legends):
+                problems.append(f"cell {i}: its live plot shows no reference band (PNG legends {legends})")
+        if "verdict(" in cell.source:
+            text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+            if not any(line.startswith(("Verdict: ", "No verdict: ")) for line in text.splitlines()):
+                problems.append(f"cell {i}: calls verdict but printed no verdict line")
+    return problems
+
+
 def setup_cell_indices(nb):
     """Code cells up to the one that calls print_environment (the cells a student runs first)."""
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
@@ -343,6 +372,8 @@ def test_solution_runs_cleanly_in_jupyterlab(relpath, lab, browser):
         assert not errors, f"{relpath}: error output {errors}"
         unrun = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.execution_count is None]
         assert not unrun, f"{relpath}: cells {unrun} did not run"
+        missing = reference_problems(nb)
+        assert not missing, f"{relpath}: " + "; ".join(missing)
         for i in setup_cell_indices(nb):
             stderr = [o.get("text") for o in nb.cells[i].get("outputs", [])
                       if o.get("output_type") == "stream" and o.get("name") == "stderr"]
