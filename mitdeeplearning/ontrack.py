@@ -78,6 +78,7 @@ LOOPS = {
             "the learning rate is too large for an LSTM: lower learning_rate",
             "the gradient clipping (clip_norm) was removed or set very high: long sequences make the gradients explode",
         ),
+        budget="num_training_iterations",
     ),
     "lab2.mnist.fc": Loop(
         "Lab 2 part 1: the fully connected model's training loss",
@@ -93,6 +94,7 @@ LOOPS = {
             "the learning rate is too large for SGD: lower fc_learning_rate",
             "the pixels were not scaled to [0, 1] (values up to 255 make the first steps huge)",
         ),
+        budget="fc_epochs",
     ),
     "lab2.mnist.cnn": Loop(
         "Lab 2 part 1: the CNN's training loss",
@@ -108,6 +110,7 @@ LOOPS = {
             "the learning rate is too large for Adam: lower cnn_learning_rate",
             "the pixels were not scaled to [0, 1]",
         ),
+        budget="cnn_epochs",
     ),
     "lab2.mnist.loop": Loop(
         "Lab 2 part 1: the hand-written GradientTape loop's loss",
@@ -122,6 +125,7 @@ LOOPS = {
             "the learning rate is too large for SGD: lower loop_learning_rate",
             "the loss takes the model's softmax output as logits, or logits as probabilities (from_logits)",
         ),
+        budget="loop_steps",
     ),
     "lab2.debias.cnn": Loop(
         "Lab 2 part 2: the standard face classifier's loss",
@@ -134,6 +138,7 @@ LOOPS = {
             "the learning rate is far too small",
         ),
         ("the learning rate is too large for Adam: lower learning_rate",),
+        budget="train_steps",
     ),
     "lab2.debias.dbvae": Loop(
         "Lab 2 part 2: the DB-VAE's loss",
@@ -147,6 +152,7 @@ LOOPS = {
             "the KL term has the wrong sign or uses exp(logvar) where it needs logvar: the loss then runs away",
             "the learning rate is too large for Adam: lower learning_rate",
         ),
+        budget="train_steps",
     ),
     "lab3.cartpole": Loop(
         "Lab 3: Cart-Pole reward per episode",
@@ -191,7 +197,8 @@ class ReferenceError(ValueError):
 
 
 class NoReference(ReferenceError):
-    """References of the loop are shipped, but none was measured at settings that can speak for the run's."""
+    """No shipped reference of the loop can speak for the run: none was measured at settings near the
+    run's, or none of the loop is shipped at all (the plot then draws the run alone, the verdict says why)."""
 
 
 def _known_loop(loop):
@@ -347,7 +354,7 @@ def load_reference(loop, profile=None, settings=None, directory=None):
 
     With ``profile=None`` it picks, among the shipped profiles, the one whose settings differ least
     from ``settings`` (``default`` on a tie or without settings), among those whose budget reaches
-    the run's; :class:`NoReference` (a :class:`ReferenceError`) when none does. Raises
+    the run's; :class:`NoReference` (a :class:`ReferenceError`) when none does or none is shipped. Raises
     :class:`ReferenceError` (a ``ValueError``) for an unknown loop, a missing profile or a malformed
     file, saying which.
     """
@@ -356,7 +363,7 @@ def load_reference(loop, profile=None, settings=None, directory=None):
     shipped = [p for (name, p) in list_references(folder) if name == loop]
     if profile is None:
         if not shipped:
-            raise ReferenceError(
+            raise NoReference(
                 f"no reference for {loop} in {folder}: `make bench` measures the references and writes them there")
         candidates = sorted(shipped, key=lambda p: (p != "default", p))
         if settings is not None:
