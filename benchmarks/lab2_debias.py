@@ -40,6 +40,7 @@ Two entry points:
     .venv/bin/python benchmarks/lab2_debias.py --quick                               # 2 seeds, tiny data: a plumbing test (< 2 min)
     .venv/bin/python benchmarks/lab2_debias.py --seeds 3,4 --json results/b.json     # seeds 3 and 4 ("4," = seed 4 only); save the dict
     .venv/bin/python benchmarks/lab2_debias.py --write-reference                     # also update the notebook's spread over seeds
+    .venv/bin/python benchmarks/lab2_debias.py --profile-references smoke            # only the smoke profile's loss bands (5 seeds, a minute)
 """
 
 import argparse
@@ -489,6 +490,89 @@ def write_training_references(results, profile="default", directory=None):
     return paths
 
 
+#: whether the solution itself has learnt at a profile's budget (False: the band is drawn, the verdict
+#: says a longer budget is needed). The smoke profile's 6 steps leave both losses near where they start.
+LEARNS = {"smoke": False}
+#: a run whose machine had a 1-minute load average above this many times its cores at its start ran
+#: on a machine shared with other work: its seconds say nothing about the speed of the code
+BUSY = 1.5
+
+
+def profile_curves(profile, seeds=5, verbose=True):
+    """Each seed's two loss curves at one of the notebook's profiles, trained as the notebook trains them.
+
+    The notebook's code at ``profile``'s parameters (its ``compile_steps`` included), with, per seed,
+    what its cells do: ``reseed(seed, loader)`` before the standard CNN and before the DB-VAE, the
+    notebook's ``train_classifier`` and ``train_dbvae`` (its default ``density_components``). Returns
+    ``{"profile", "knobs", "runs": {loop: [{"seed", "loss_curve", "train_seconds", "load_average"}]}}``;
+    the report's own runs (``run``) give the ``default`` profile's curves.
+    """
+    import nbformat
+
+    from mdl_tools import notebook_code, runner
+    from mitdeeplearning import lab2
+
+    overrides = runner.profile_overrides(nbformat.read(NOTEBOOK, as_version=4), profile)
+    seed_list = _seed_list(seeds, 5)
+    cpu_threads = notebook_code.parameters(NOTEBOOK, overrides)["cpu_threads"]
+    determinism_was_on = _make_reproducible(cpu_threads, seed_list[0])
+    try:
+        nb = notebook_code.load(NOTEBOOK, parameters=overrides)
+        runs = {loop: [] for loop in TRAINING_REFERENCES}
+        for seed in seed_list:
+            for loop, model in TRAINING_REFERENCES.items():
+                nb.reseed(seed, nb.loader)
+                load, start = os.getloadavg()[0], time.perf_counter()
+                if MODELS[model]["kind"] == "classifier":
+                    curve = nb.train_classifier(lab2.make_standard_classifier(), nb.loader, nb.settings, title=model).get()
+                else:
+                    losses, _ = nb.train_dbvae(nb.DB_VAE(nb.latent_dim), nb.loader, nb.settings, debias=True, title=model)
+                    curve = _smoothed(losses)
+                seconds = time.perf_counter() - start
+                runs[loop].append({"seed": seed, "loss_curve": [float(v) for v in curve], "train_seconds": seconds,
+                                   "load_average": float(load)})
+                _log(verbose, f"{loop} ({profile}) seed {seed}: loss {curve[0]:.3f} -> {curve[-1]:.3f} in {seconds:.1f} s")
+        nb.loader.close()
+        knobs = {knob: getattr(nb, knob) for knobs in CURVE_KNOBS.values() for knob in knobs}
+    finally:
+        if not determinism_was_on:
+            from tensorflow.python.framework import config as tf_config
+
+            tf_config.disable_op_determinism()
+    return {"profile": profile, "knobs": knobs, "runs": runs}
+
+
+def write_profile_references(curves, directory=None, min_seeds=5):
+    """Reduce ``profile_curves``'s curves to the bands the notebook's live plots draw; return the paths.
+
+    The speed is the median over the runs that started on a machine that was not oversubscribed;
+    where none did, it is not recorded (a line says so, and the verdict says the speed was not measured).
+    """
+    from mdl_tools.bench import common, reference
+
+    profile, paths = curves["profile"], []
+    for loop, runs in curves["runs"].items():
+        if len(runs) < min_seeds:
+            raise ValueError(f"{loop} ({profile}): {len(runs)} seed(s) measured, a reference needs at least {min_seeds}")
+        cores = os.cpu_count() or 1
+        calm = [r for r in runs if r["load_average"] <= BUSY * cores]
+        if not calm:
+            loads = ", ".join(f"{r['load_average']:.1f}" for r in runs)
+            print(f"{loop} ({profile}): speed not recorded: every run started on a busy machine (load averages "
+                  f"{loads} on {cores} cores, above {BUSY:g} per core); measure on an idle machine to record it", flush=True)
+        data = reference.build_reference(
+            loop, profile, {r["seed"]: (list(range(len(r["loss_curve"]))), r["loss_curve"]) for r in runs},
+            x_label="step", x_unit="step", y_label="loss", y_unit="",
+            y_series="LossHistory(0.95) of the training loss per step",
+            settings={k: curves["knobs"][k] for k in CURVE_KNOBS[loop]},
+            seconds_per_unit=reference.median_seconds_per_unit([r["train_seconds"] for r in calm],
+                                                               [len(r["loss_curve"]) for r in calm]) if calm else None,
+            speed_unit="step", machine=common.machine_info(),
+            start=math.log(2) if TRAINING_REFERENCES[loop] == "cnn" else None, learns=LEARNS.get(profile, True))
+        paths.append(reference.write_reference(data, directory))
+    return paths
+
+
 def report(results):
     """Print ``run()``'s results as the command line shows them."""
     n = len(results["settings"]["seeds"])
@@ -555,6 +639,9 @@ def parse_args(argv=None):
     parser.add_argument("--no-reproduce", dest="reproduce", action="store_false",
                         help="skip training the first seed a second time to check that it repeats")
     parser.add_argument("--json", help="also write the results dict to this file")
+    parser.add_argument("--profile-references", metavar="PROFILE",
+                        help="measure nothing else: the loss bands of the notebook's PROFILE (e.g. smoke) over --seeds "
+                             "(default 5), written beside the default profile's")
     parser.add_argument("--write-reference", action="store_true",
                         help=f"also write the per-seed gaps the notebook shows its reader ({REFERENCE.relative_to(ROOT)})")
     return parser.parse_args(argv)
@@ -572,8 +659,12 @@ def main(argv=None):
             seeds = list(range(first, last + 1))
         else:
             seeds = int(args.seeds)
+    if args.profile_references:
+        for path in write_profile_references(profile_curves(args.profile_references, seeds)):
+            print(f"loss band for the notebook's live plot written to {path}")
+        return None
     options = {k: v for k, v in vars(args).items()
-               if k not in ("seeds", "quick", "json", "write_reference") and v is not None}
+               if k not in ("seeds", "quick", "json", "write_reference", "profile_references") and v is not None}
     results = run(quick=args.quick, seeds=seeds, verbose=True, **options)
     report(results)
     if args.write_reference:
