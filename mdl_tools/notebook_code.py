@@ -78,6 +78,36 @@ def load(notebook, parameters=None, name=None):
     return _run(path, cells, parameters, _module(path, name))
 
 
+def run_cells(notebook, parameters=None, through=None, edits=None, name=None):
+    """Execute ``notebook``'s code cells from the top, as a kernel runs them; return them as a module.
+
+    Where :func:`load` runs the reference cells alone, this runs every code cell (demos, checks,
+    training, the answers written in TODO cells): for a benchmark or test that needs what a run of
+    the notebook computes, such as the loss curve of a ``model.fit`` that a TODO cell holds.
+    ``parameters`` overrides the parameters cell as in :func:`load`. ``through``: stop after the
+    first code cell whose source contains this text. ``edits``: ``[(old, new), ...]``, each replaced
+    in the one code cell that holds ``old`` once: how a test runs the notebook with a mistake in it.
+    Text that ``through`` or an edit names but no cell holds (or several cells hold) is an error, so
+    an edit can never be silently skipped. What the cells print goes to the caller's stdout; outside
+    a notebook the package's plots draw nothing (they keep their data).
+    """
+    path = pathlib.Path(notebook)
+    nb = nbformat.read(path, as_version=4)
+    cells = [(index, cell) for index, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+    for old, new in edits or ():
+        holders = [cell for _, cell in cells if cell.source.count(old) == 1]
+        if len(holders) != 1 or sum(cell.source.count(old) for _, cell in cells) != 1:
+            raise ValueError(f"{path}: the edit's text {old!r} must occur once in the notebook's code, "
+                             f"it occurs {sum(cell.source.count(old) for _, cell in cells)} times")
+        holders[0].source = holders[0].source.replace(old, new)
+    if through is not None:
+        last = next((k for k, (_, cell) in enumerate(cells) if through in cell.source), None)
+        if last is None:
+            raise ValueError(f"{path}: no code cell holds {through!r} to run through")
+        cells = cells[: last + 1]
+    return _run(path, cells, parameters, _module(path, name))
+
+
 def parameters(notebook, overrides=None):
     """The knobs of ``notebook``'s parameters cell, with ``overrides``, as a dict.
 

@@ -16,9 +16,32 @@ def measure(quick, work_dir, figures, log=print):
         benchmark = common.benchmark_module("lab2_debias.py")
         for path in [benchmark["write_reference"](debias), *benchmark["write_training_references"](debias)]:
             log(f"  wrote {path.relative_to(common.repository_root())}")
+    if quick:
+        log("  the MNIST loss curves' reference bands: measured by the full bench only")
+    else:  # the bands the MNIST notebook's plots draw behind the student's curves, and the debiasing smoke bands
+        curves = common.run_benchmark("lab2_mnist.py", quick, log)
+        for path in common.benchmark_module("lab2_mnist.py")["write_training_references"](curves):
+            log(f"  wrote {path.relative_to(common.repository_root())}")
+        _debias_smoke_references(log)
     draw_group_bars(debias, figures / "lab2_group_recall.png")
     draw_faces_per_group(quick, figures / "lab2_faces_per_group.png")
     return {"mnist": mnist, "debias": debias, "figures": ["lab2_group_recall.png", "lab2_faces_per_group.png"]}
+
+
+def _debias_smoke_references(log):
+    """The debiasing notebook's smoke-profile loss bands, measured in a fresh process (TensorFlow's
+    threads per operation can be set once per process) and written by the benchmark itself."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "benchmarks/lab2_debias.py", "--profile-references", "smoke"]
+    log(f"  $ python {' '.join(command[1:])}")
+    proc = subprocess.run(command, cwd=common.repository_root(), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise common.BenchError(f"{' '.join(command[1:])} failed (exit {proc.returncode}); its last lines:\n"
+                                + "\n".join((proc.stdout + proc.stderr).splitlines()[-30:]))
+    for line in proc.stdout.splitlines():
+        log("    " + line)
 
 
 def render(s, fig):
