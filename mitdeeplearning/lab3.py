@@ -24,7 +24,7 @@ from .rl_checks import (  # noqa: F401  (re-exported)
     check_compute_loss,
     check_train_step,
     check_preprocess_frame,
-    check_pong_change,
+    check_frame_difference,
     check_discount_rewards_pong,
     check_pong_model,
 )
@@ -97,7 +97,7 @@ __all__ = [
     "check_compute_loss",
     "check_train_step",
     "check_preprocess_frame",
-    "check_pong_change",
+    "check_frame_difference",
     "check_discount_rewards_pong",
     "check_pong_model",
 ]

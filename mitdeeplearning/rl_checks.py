@@ -350,10 +350,10 @@ def check_preprocess_frame(processed):
 
 
 @check
-def check_pong_change(pong_change):
+def check_frame_difference(frame_difference):
     """The frame difference is preprocess(curr) - preprocess(prev), float32 values in {-1, 0, 1}."""
     prev, curr = _synthetic_pong_frames()
-    result = np.asarray(pong_change(prev, curr))
+    result = np.asarray(frame_difference(prev, curr))
     expected = frame_change(prev, curr)
     require(result.shape == (80, 80, 1), f"the frame difference has shape (80, 80, 1), got {result.shape}")
     require(result.dtype == np.float32, f"the frame difference must be float32, got {result.dtype}")
@@ -368,7 +368,7 @@ def check_pong_change(pong_change):
         np.array_equal(result, expected),
         "the difference does not equal preprocess_frame(curr) - preprocess_frame(prev); pre-process BOTH raw frames first",
     )
-    return "pong_change = preprocess(curr) - preprocess(prev), values in {-1, 0, 1}"
+    return "frame_difference = preprocess(curr) - preprocess(prev), values in {-1, 0, 1}"
 
 
 def _pong_returns(rewards, gamma, resets=lambda r: r != 0):

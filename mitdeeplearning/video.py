@@ -147,7 +147,7 @@ def save_video_of_agent(model, env_name, filename, observe=None, num_frames=1000
 
     The policy samples an action from the model's logits at every step. The model sees
     ``observe(previous observation, observation)``: for Pong the frame difference it was trained
-    on (e.g. ``frame_change``, or your own ``pong_change``); None gives it the observation as it
+    on (e.g. ``frame_change``, or your own ``frame_difference``); None gives it the observation as it
     comes (Cart-Pole's 4 numbers). The episode starts from ``reset(seed=seed)``; the frames are
     what ``env.render()`` draws, encoded by ``write_mp4`` into ``filename`` at ``fps``.
     """

@@ -218,7 +218,7 @@ def stepper(forward="inside", loss_args="right", grads="all", apply="descent"):
     return train_step
 
 
-# ---------------------------------------------------------------------------- TODO 7: pong_change
+# ---------------------------------------------------------------------------- TODO 7: frame_difference
 def pc_rescaled(prev, curr):  # the 2020 notebooks rescaled the difference to [0, 1]
     d = L.frame_change(prev, curr)
     return (d - d.min()) / (d.max() - d.min() + 1e-10)
@@ -338,8 +338,8 @@ def catalogue(solution):
             (lambda: tf.function(stepper(apply="ascent")), "must rise"),
             (lambda: tf.function(stepper(grads="last")), "only 2 of the model's 4 trainable variables"),
         ]),
-        "TODO 7 pong_change": (L.check_pong_change, [
-            lambda: S.pong_change, lambda: lambda p, c: np.subtract(L.preprocess_frame(c), L.preprocess_frame(p)),
+        "TODO 7 frame_difference": (L.check_frame_difference, [
+            lambda: S.frame_difference, lambda: lambda p, c: np.subtract(L.preprocess_frame(c), L.preprocess_frame(p)),
             lambda: L.frame_change,
         ], [
             (lambda: lambda p, c: L.frame_change(c, p), "reversed"),
