@@ -34,7 +34,8 @@ REFERENCE_DIR = pathlib.Path(__file__).resolve().parent / "assets" / "reference"
 
 FORMAT = 1  # the version of the JSON layout; a reader refuses any other
 
-LABELS = ("on track", "slower than the reference but improving", "not learning", "diverged", "no verdict")
+LABELS = ("on track", "slower than the reference but improving", "not learning", "diverged", "suspiciously good",
+          "no verdict")
 
 # The verdict's thresholds, in units of the reference's progress: 0 is the start level, 1 the
 # reference's median where it ended.
@@ -43,6 +44,8 @@ SLACK = 0.05              # a run may end this far below the band's worse edge a
 IMPROVING_BY = 0.02       # the last quarter must beat the quarter before it by this much
 DIVERGED_BELOW = -0.5     # ending worse than the start by half the reference's progress: a blow-up
 COLLAPSE_FROM = 0.5       # a run that got this far and then fell back under NOT_LEARNING_BELOW collapsed
+TOO_GOOD_BY = 0.25        # at the reference's own settings, ending this far beyond the band's better edge:
+                          # no correct run gets there, the loop learns an easier task than the lab's
 
 #: A reference speaks for runs whose budget is at most this many times the budget it was measured
 #: with; beyond, its band would cover only the first part of the run, and no reference is used.
@@ -58,6 +61,7 @@ class Loop:
     not_learning: tuple  # the most likely causes, most likely first
     diverged: tuple
     budget: str = None  # the notebook knob that sets how far the loop trains (its x range), where one does
+    too_good: tuple = ()  # the likely causes of a run far better than any correct one (default: TOO_GOOD_CAUSES)
 
 
 #: Every training loop of the labs, by id. The causes name the mistakes that let a run through its
@@ -79,6 +83,10 @@ LOOPS = {
             "the gradient clipping (clip_norm) was removed or set very high: long sequences make the gradients explode",
         ),
         budget="num_training_iterations",
+        too_good=(
+            "the targets equal the inputs, so the model only learns to copy the character it is shown: take the "
+            "targets one character later, vectorized_songs[i + 1 : i + seq_length + 1]",
+        ),
     ),
     "lab2.mnist.fc": Loop(
         "Lab 2 part 1: the fully connected model's training loss",
@@ -185,6 +193,11 @@ LOOPS = {
         budget="pong_agent_steps",
     ),
 }
+
+TOO_GOOD_CAUSES = (
+    "the targets leak into the inputs (the model is shown the answer), or the loss is not the one the reference "
+    "measures (a different reduction or scale)",
+)
 
 SLOWER_CAUSES = (
     "a learning rate too small, fewer steps than the reference, a smaller model or data left unshuffled "
@@ -471,7 +484,9 @@ def verdict(loop, xs, ys, reference=None, settings=None, seconds=None, work=None
     the run's *final* value is the median of its last tenth, compared with the band where the
     reference ended. Any NaN/inf, or a final value worse than the start by half the reference's
     progress, or a fall back under 0.2 after reaching 0.5: *diverged*. Final progress under 0.2:
-    *not learning*. At most 0.05 below the band's worse edge: *on track*. Otherwise, if its last
+    *not learning*. At most 0.05 below the band's worse edge: *on track*, unless, with the
+    reference's own settings, it ends more than 0.25 beyond the band's better edge: *suspiciously
+    good* (no correct run gets there; the loop learns an easier task). Otherwise, if its last
     quarter beats the quarter before by 0.02: *slower than the reference but improving*; if not,
     *not learning* (it stalled). *No verdict*, with the reason in its line, where nothing measured
     can judge the run: no reference reaches the run's budget (:class:`NoReference`), the reference
@@ -544,6 +559,10 @@ def verdict(loop, xs, ys, reference=None, settings=None, seconds=None, work=None
                     info.not_learning, progress, final)
     if progress >= edge_progress - SLACK:
         better_edge = hi if ref.better == "higher" else lo
+        if progress > float(ref.progress(better_edge)) + TOO_GOOD_BY and not ref.differences(settings):
+            return done("suspiciously good", f"{where}, far beyond the reference's band although your settings are "
+                        f"its settings: correct runs do not get there; {there}", info.too_good or TOO_GOOD_CAUSES,
+                        progress, final)
         if progress > float(ref.progress(better_edge)):
             side = "better than the reference's band"
         elif progress >= edge_progress:
