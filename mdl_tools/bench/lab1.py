@@ -13,6 +13,12 @@ def measure(quick, work_dir, figures, log=print):
     names = [common.save_figure_from_notebook(nb, tag, figures / f"lab1_{tag.split(':')[1]}.png", not quick, log)
              for tag in ("figure:loss_curve", "figure:piano_roll")]
     generation = common.run_benchmark("lab1_generation.py", quick, log)
+    if quick:
+        log("  the training loss's reference band: measured by the full bench only")
+    else:  # what the notebook's live plot draws behind the student's loss, and judges it against
+        training = common.run_benchmark("lab1_training.py", quick, log)
+        for path in common.benchmark_module("lab1_training.py")["write_training_references"](training):
+            log(f"  wrote {path.relative_to(common.repository_root())}")
     return {
         "notebook": {"path": NOTEBOOK, "profile": profile, "seconds": run.seconds, "training_steps": r["training_steps"],
                      "training_seconds": r["training_seconds"], "seconds_per_step": r["seconds_per_step"],
