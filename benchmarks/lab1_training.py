@@ -98,28 +98,6 @@ def run(quick=False, seeds=None, profiles=None):
     return results
 
 
-#: a run whose machine had a 1-minute load average above this many times its cores at its start ran
-#: on a machine shared with other work: its seconds say nothing about the speed of the code
-BUSY = 1.5
-
-
-def calm_speed(runs, work, what):
-    """The reference's speed: median seconds per unit over the runs measured on a machine that was not
-    oversubscribed; None (the verdict then says the speed was not measured), with a line saying why,
-    when none was."""
-    from mdl_tools.bench import reference
-
-    cores = os.cpu_count() or 1
-    calm = [(r["seconds"], w) for r, w in zip(runs, work) if r.get("load_average", float("inf")) <= BUSY * cores]
-    if not calm:
-        loads = ", ".join("not recorded" if r.get("load_average") is None else f"{r['load_average']:.1f}" for r in runs)
-        print(f"{what}: speed not recorded: no run is known to have started on a machine with at most {BUSY:g} "
-              f"runnable processes per core (load averages {loads} on {cores} cores); measure on an idle machine "
-              "to record it", flush=True)
-        return None
-    return reference.median_seconds_per_unit(*zip(*calm))
-
-
 def write_training_references(results, directory=None, min_seeds=5):
     """Reduce each profile's curves to the reference the notebook draws; return the paths written."""
     from mdl_tools.bench import common, reference
@@ -136,7 +114,7 @@ def write_training_references(results, directory=None, min_seeds=5):
             x_label="step", x_unit="step", y_label="loss", y_unit="nats per character",
             y_series=f"LossHistory({measured['smoothing']}) of the training loss per step",
             settings=measured["knobs"],
-            seconds_per_unit=calm_speed(runs, [r["steps"] for r in runs], f"{LOOP} ({profile})"),
+            seconds_per_unit=reference.calm_speed([r["seconds"] for r in runs], [r["steps"] for r in runs], [r.get("load_average") for r in runs], f"{LOOP} ({profile})"),
             speed_unit="step", machine=machine,
             start=math.log(measured["vocab_size"]))  # an untrained model guesses every character evenly
         paths.append(reference.write_reference(data, directory))

@@ -465,6 +465,14 @@ CURVE_KNOBS = {
 }
 
 
+def _calm_speed(runs, what):
+    """Seconds per training step over the runs measured on a machine that was not busy (None if none was)."""
+    from mdl_tools.bench import reference
+
+    return reference.calm_speed([r["train_seconds"] for r in runs], [len(r["loss_curve"]) for r in runs],
+                                [r.get("load_average") for r in runs], what)
+
+
 def write_training_references(results, profile="default", directory=None):
     """Reduce each seed's loss curve to the band the notebook's live plots draw; return the paths."""
     from mdl_tools.bench import common, reference
@@ -482,8 +490,7 @@ def write_training_references(results, profile="default", directory=None):
             loop, profile, curves, x_label="step", x_unit="step", y_label="loss", y_unit="",
             y_series="LossHistory(0.95) of the training loss per step",
             settings={k: knobs[k] for k in CURVE_KNOBS[loop]},
-            seconds_per_unit=reference.median_seconds_per_unit(
-                [r["train_seconds"] for r in runs], [len(r["loss_curve"]) for r in runs]),
+            seconds_per_unit=_calm_speed(runs, f"{loop} ({profile})"),
             speed_unit="step", machine=common.machine_info(),
             start=math.log(2) if model == "cnn" else None)
         paths.append(reference.write_reference(data, directory))
@@ -493,9 +500,6 @@ def write_training_references(results, profile="default", directory=None):
 #: whether the solution itself has learnt at a profile's budget (False: the band is drawn, the verdict
 #: says a longer budget is needed). The smoke profile's 6 steps leave both losses near where they start.
 LEARNS = {"smoke": False}
-#: a run whose machine had a 1-minute load average above this many times its cores at its start ran
-#: on a machine shared with other work: its seconds say nothing about the speed of the code
-BUSY = 1.5
 
 
 def profile_curves(profile, seeds=5, verbose=True):
@@ -554,19 +558,12 @@ def write_profile_references(curves, directory=None, min_seeds=5):
     for loop, runs in curves["runs"].items():
         if len(runs) < min_seeds:
             raise ValueError(f"{loop} ({profile}): {len(runs)} seed(s) measured, a reference needs at least {min_seeds}")
-        cores = os.cpu_count() or 1
-        calm = [r for r in runs if r["load_average"] <= BUSY * cores]
-        if not calm:
-            loads = ", ".join(f"{r['load_average']:.1f}" for r in runs)
-            print(f"{loop} ({profile}): speed not recorded: every run started on a busy machine (load averages "
-                  f"{loads} on {cores} cores, above {BUSY:g} per core); measure on an idle machine to record it", flush=True)
         data = reference.build_reference(
             loop, profile, {r["seed"]: (list(range(len(r["loss_curve"]))), r["loss_curve"]) for r in runs},
             x_label="step", x_unit="step", y_label="loss", y_unit="",
             y_series="LossHistory(0.95) of the training loss per step",
             settings={k: curves["knobs"][k] for k in CURVE_KNOBS[loop]},
-            seconds_per_unit=reference.median_seconds_per_unit([r["train_seconds"] for r in calm],
-                                                               [len(r["loss_curve"]) for r in calm]) if calm else None,
+            seconds_per_unit=_calm_speed(runs, f"{loop} ({profile})"),
             speed_unit="step", machine=common.machine_info(),
             start=math.log(2) if TRAINING_REFERENCES[loop] == "cnn" else None, learns=LEARNS.get(profile, True))
         paths.append(reference.write_reference(data, directory))

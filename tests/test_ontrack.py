@@ -621,3 +621,16 @@ def test_a_reference_that_shows_no_learning_must_say_so():
     assert bench_ref.build_reference("lab3.cartpole", "smoke", flat, learns=False, **kwargs)["learns"] is False
     with pytest.raises(ontrack.ReferenceError, match="learns must be true or false"):
         ontrack.Reference(dict(bench_ref.build_reference("lab3.cartpole", "smoke", flat, learns=False, **kwargs), learns="no"))
+
+
+def test_calm_speed_counts_only_runs_started_on_a_machine_that_was_not_busy(capsys, monkeypatch):
+    from mdl_tools.bench import reference
+
+    monkeypatch.setattr(reference.os, "cpu_count", lambda: 2)
+    # the busy run (load 5.0 on 2 cores) is left out: the median of 2 s/100 and 3 s/100 steps
+    assert reference.calm_speed([2.0, 3.0, 50.0], [100, 100, 100], [0.5, 2.9, 5.0], "loop") == pytest.approx(0.025)
+    assert capsys.readouterr().out == ""
+    # every run busy or unrecorded: no speed, and a line that says why
+    assert reference.calm_speed([2.0, 3.0], [100, 100], [3.5, None], "lab1.music.loss (default)") is None
+    line = capsys.readouterr().out
+    assert "lab1.music.loss (default): speed not recorded" in line and "3.5, not recorded on 2 cores" in line

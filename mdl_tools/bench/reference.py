@@ -10,6 +10,7 @@ won). :func:`reduce_curves` puts them on one grid and takes the median and a 10-
 import datetime
 import importlib.metadata
 import json
+import os
 import pathlib
 import platform
 
@@ -183,3 +184,25 @@ def median_seconds_per_unit(seconds, work):
     if not (np.isfinite(seconds).all() and (seconds > 0).all() and (work > 0).all()):
         raise ValueError(f"every seed needs positive seconds and work, got {seconds.tolist()} and {work.tolist()}")
     return float(np.median(seconds / work))
+
+
+#: A run that started with a 1-minute load average above this many runnable processes per core shared
+#: its machine with other work: its seconds say nothing about the speed of the code.
+BUSY_PER_CORE = 1.5
+
+
+def calm_speed(seconds, work, loads, what):
+    """The reference's speed: the median seconds per unit of work over the runs that started on a machine
+    that was not oversubscribed (``loads``: each run's 1-minute load average at its start, None if not
+    recorded). None, with a line saying why, when no run did: the verdict then says the speed was not
+    measured."""
+    cores = os.cpu_count() or 1
+    calm = [(s, w) for s, w, load in zip(seconds, work, loads) if load is not None and load <= BUSY_PER_CORE * cores]
+    if not calm:
+        shown = ", ".join("not recorded" if load is None else f"{load:.1f}" for load in loads)
+        print(f"{what}: speed not recorded: no run started on a machine with at most {BUSY_PER_CORE:g} runnable "
+              f"processes per core (load averages {shown} on {cores} cores); measure on an idle machine to record it",
+              flush=True)
+        return None
+    return median_seconds_per_unit(*zip(*calm))
+
