@@ -39,7 +39,7 @@ SETS = {
              generation_length=200),
     ],
     MNIST: [
-        dict(seed=4, mnist_source="auto", batch_size=32, fc_epochs=2, fc_learning_rate=0.05, cnn_epochs=2,
+        dict(seed=4, mnist_source="auto", batch_size=32, fc_epochs=3, fc_learning_rate=0.05, cnn_epochs=3,
              cnn_learning_rate=1e-3, loop_steps=10, loop_learning_rate=0.05),
     ],
     DEBIAS: [
