@@ -78,6 +78,7 @@ def cartpole(seeds, max_seconds, profile="default"):
     runs = []
     for seed in _seed_list(seeds):
         lab = load_lab(**profile_parameters(profile), seed=seed)
+        load = os.getloadavg()[0]  # at the start: a busy machine's seconds are no reference speed
         start = time.perf_counter()
         out_of_time = lambda episode_rewards: time.perf_counter() - start > max_seconds  # noqa: E731
         _, rewards, solved = lab.run_cartpole(lab.cartpole_config, on_episode=out_of_time)
@@ -88,7 +89,8 @@ def cartpole(seeds, max_seconds, profile="default"):
               f"{' (stopped at the time limit)' if stopped else ''}, {seconds:.1f} s, {steps} env steps "
               f"({steps / seconds:.0f} steps/s)", flush=True)
         runs.append({"seed": seed, "solved_episode": solved, "seconds": seconds, "env_steps": steps,
-                     "stopped_at_time_limit": stopped, "episode_rewards": [float(r) for r in rewards]})
+                     "stopped_at_time_limit": stopped, "episode_rewards": [float(r) for r in rewards],
+                     "load_average": load})
     config = lab.cartpole_config
     settings = {"units": config.hidden_units, "learning_rate": config.learning_rate, "gamma": config.gamma,
                 "solved_mean100": config.solved_mean, "max_episodes": config.max_episodes}
@@ -112,6 +114,7 @@ def pong(seeds, agent_steps=None, num_games=None, profile="default"):
             if finished["won"]:
                 points.append([steps, float(np.mean(finished["won"][-100:]))])
 
+        load = os.getloadavg()[0]  # at the start: a busy machine's seconds are no reference speed
         with tempfile.TemporaryDirectory() as tmp:
             _, record, finished = lab.run_pong(lab.pong_config, tmp, on_update=keep_points)
             rows = record.rows()
@@ -123,7 +126,7 @@ def pong(seeds, agent_steps=None, num_games=None, profile="default"):
                # the untrained policy's level: the first round of games, one per environment
                "first_games_points_won": float(np.mean(finished["won"][:lab.pong_config.num_games])),
                "curve": [[r["agent_steps"], r["seconds"], r["points_won"]] for r in _finite_rows(rows, "points_won")[::10]],
-               "points_curve": points}
+               "points_curve": points, "load_average": load}
         print(f"pong ({profile}) seed {seed}: {run['agent_steps']:,} agent steps in {run['seconds']:.0f} s "
               f"({run['agent_steps'] / run['seconds']:.0f} steps/s with learning); last {min(100, run['games'])} games: "
               f"{run['points_won']:.2f} points won per game, score {run['score']:+.2f}", flush=True)
@@ -328,7 +331,8 @@ def _cartpole_reference(block):
         after_end="hold",  # a solved run stops: it keeps its level
         # a random policy's level: the first ten episodes' mean reward, median over the seeds
         start=float(np.median([np.mean(r["episode_rewards"][:10]) for r in runs])),
-        seconds_per_unit=reference.median_seconds_per_unit([r["seconds"] for r in runs], [r["env_steps"] for r in runs]),
+        seconds_per_unit=reference.calm_speed([r["seconds"] for r in runs], [r["env_steps"] for r in runs],
+                                              [r.get("load_average") for r in runs], f"lab3.cartpole ({block['profile']})"),
         speed_unit="environment step")
 
 
@@ -346,7 +350,8 @@ def _pong_reference(block):
         y_series="mean points won per game over the last 100 finished games, after each policy update",
         after_end="drop",
         start=float(np.median([r["first_games_points_won"] for r in runs])),  # about a random agent's
-        seconds_per_unit=reference.median_seconds_per_unit([r["seconds"] for r in runs], [r["agent_steps"] for r in runs]),
+        seconds_per_unit=reference.calm_speed([r["seconds"] for r in runs], [r["agent_steps"] for r in runs],
+                                              [r.get("load_average") for r in runs], f"lab3.pong ({block['profile']})"),
         speed_unit="agent step")
 
 
