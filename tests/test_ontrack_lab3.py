@@ -60,7 +60,8 @@ def test_the_lab3_references_ship():
     for loop, profile in SHIPPED:
         ref = ontrack.load_reference(loop, profile)
         assert len(ref.seeds) >= 5 and ref.learns == (profile != "smoke"), (loop, profile)
-        assert ref.seconds_per_unit and ref.data["machine"]["cpu_count"] >= 1
+        # a speed only where the runs were measured on a calm machine (benchmarks' calm_speed); never zero
+        assert (ref.seconds_per_unit is None or ref.seconds_per_unit > 0) and ref.data["machine"]["cpu_count"] >= 1
 
 
 @pytest.mark.parametrize("loop, profile", SHIPPED)
@@ -137,7 +138,8 @@ def test_the_smoke_run_draws_each_band_and_prints_each_verdict(smoke_run):
         assert chunk["mdl-reference-note"] == ""  # the smoke run's knobs are the reference's
         verdicts = [line for line in text.splitlines() if line.startswith(("Verdict: ", "No verdict: "))]
         assert verdicts == [next(line for line in text.splitlines() if "even the reference has not started" in line)]
-        assert "speed: your machine ran this at" in text
+        measured = ontrack.load_reference(loop, "smoke").seconds_per_unit is not None
+        assert ("speed: your machine ran this at" if measured else "(the reference's speed was not measured)") in text
 
 
 def test_the_saved_cartpole_figure_carries_the_band(tmp_path):
