@@ -26,10 +26,8 @@ the notebook draws behind a student's curves and judges the runs against
 measured with (the notebook's ``mnist_knobs``, each loop's own).
 """
 
-import argparse
 import contextlib
 import io
-import json
 import math
 import os
 import pathlib
@@ -174,29 +172,9 @@ def write_training_references(results, directory=None, min_seeds=5):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profiles", default=",".join(PROFILES), help="comma list of the notebook's profiles")
-    parser.add_argument("--seeds", default=None, help="a count n (seeds 0..n-1) or a comma list (default: 0-4)")
-    parser.add_argument("--quick", action="store_true", help="smoke profile, 2 seeds: the code paths only")
-    parser.add_argument("--write-references", action="store_true", help="write the references the notebook draws")
-    parser.add_argument("--json", help="also write the results dict to this file")
-    parser.add_argument("--from-json", help="measure nothing: reduce the results saved by --json to the references")
-    args = parser.parse_args(argv)
-    seeds = None
-    if args.seeds:
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()] if "," in args.seeds else int(args.seeds)
-    profiles = None if args.quick else tuple(p for p in args.profiles.split(",") if p)
-    if args.from_json:
-        results = json.loads(pathlib.Path(args.from_json).read_text())
-    else:
-        results = run(quick=args.quick, seeds=seeds, profiles=profiles)
-    if args.write_references:
-        for path in write_training_references(results):
-            print(f"reference written to {path.relative_to(ROOT)}")
-    if args.json:
-        pathlib.Path(args.json).write_text(json.dumps(results, indent=1))
-        print(f"results written to {args.json}")
-    return results
+    from mdl_tools.bench import reference
+
+    return reference.command_line(argv, __doc__.splitlines()[0], run, write_training_references, PROFILES, ROOT)
 
 
 if __name__ == "__main__":

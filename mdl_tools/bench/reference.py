@@ -206,3 +206,33 @@ def calm_speed(seconds, work, loads, what):
         return None
     return median_seconds_per_unit(*zip(*calm))
 
+
+def command_line(argv, description, run, write_training_references, profiles, root):
+    """The command line of a benchmark that measures training curves for references (lab 1's, MNIST's):
+    measure at ``profiles`` (or read a saved ``--from-json``), write the references, save ``--json``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--profiles", default=",".join(profiles), help="comma list of the notebook's profiles")
+    parser.add_argument("--seeds", default=None, help="a count n (seeds 0..n-1) or a comma list (default: 0-4)")
+    parser.add_argument("--quick", action="store_true", help="smoke profile, 2 seeds: the code paths only")
+    parser.add_argument("--write-references", action="store_true", help="write the references the notebook draws")
+    parser.add_argument("--json", help="also write the results dict to this file")
+    parser.add_argument("--from-json", help="measure nothing: reduce the results saved by --json to the references")
+    args = parser.parse_args(argv)
+    seeds = None
+    if args.seeds:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()] if "," in args.seeds else int(args.seeds)
+    chosen = None if args.quick else tuple(p for p in args.profiles.split(",") if p)
+    if args.from_json:
+        results = json.loads(pathlib.Path(args.from_json).read_text())
+    else:
+        results = run(quick=args.quick, seeds=seeds, profiles=chosen)
+    if args.write_references:
+        for path in write_training_references(results):
+            print(f"reference written to {path.relative_to(root)}")
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(results, indent=1))
+        print(f"results written to {args.json}")
+    return results
+
