@@ -331,6 +331,25 @@ class Reference:
         early = ", too short to learn yet" if not self.learns else ""
         return f"reference{guide}: {len(self.seeds)} seeds, {self.profile} settings{early}"
 
+    def draw(self, ax, settings=None, x_scale=1.0):
+        """Draw the band and the median on matplotlib ``ax``, behind whatever is plotted on top.
+
+        The one drawing of a reference: the notebooks' live plots and the report's figures both use
+        it. Knobs in ``settings`` that differ from the reference's make it a guide only (fainter band,
+        dashed median). ``x_scale`` multiplies the grid (e.g. ``1e-6`` for millions of steps).
+        Returns the band and the median line; their gids are ``mdl-reference-band`` and
+        ``mdl-reference-median``.
+        """
+        guide = bool(self.differences(settings))
+        grid = self.grid * x_scale
+        band = ax.fill_between(grid, self.lower, self.upper, color="0.5", alpha=0.12 if guide else 0.3,
+                               linewidth=0, label=self.legend(settings), zorder=1)
+        band.set_gid("mdl-reference-band")
+        (median,) = ax.plot(grid, self.median, color="0.35", linewidth=1.0, linestyle="--" if guide else "-",
+                            label="_reference median", zorder=2)  # "_": not a second legend line
+        median.set_gid("mdl-reference-median")
+        return band, median
+
     def differences_note(self, settings):
         """``''``, or one line naming the knobs that differ: ``guide only: your lr=0.001 (reference 0.01)``."""
         differs = self.differences(settings)

@@ -160,7 +160,7 @@ class PeriodicPlotter:
         fig = Figure(figsize=(6, 3.2), dpi=90)
         ax = fig.add_subplot()
         if self.reference is not None:
-            self._draw_reference(ax)
+            self.reference.draw(ax, self.settings)
         if self._data is not None:
             series = self._data if isinstance(self._data, dict) else {None: self._data}
             for label, values in series.items():
@@ -188,16 +188,6 @@ class PeriodicPlotter:
         ax.grid(alpha=0.3)
         fig.tight_layout()
         return fig
-
-    def _draw_reference(self, ax):
-        ref = self.reference
-        guide = bool(ref.differences(self.settings))
-        band = ax.fill_between(ref.grid, ref.lower, ref.upper, color="0.5", alpha=0.12 if guide else 0.3,
-                               linewidth=0, label=ref.legend(self.settings), zorder=1)
-        band.set_gid("mdl-reference-band")
-        (median,) = ax.plot(ref.grid, ref.median, color="0.35", linewidth=1.0, linestyle="--" if guide else "-",
-                            label="_reference median", zorder=2)  # "_": not a second legend line
-        median.set_gid("mdl-reference-median")
 
     def _png_metadata(self):
         if self.reference is None:

@@ -284,6 +284,32 @@ def test_plot_draws_band_and_median_behind_the_run(references):
     assert median.get_linestyle() == "-" and band.get_alpha() == 0.3 and ax.get_title() == ""
 
 
+def test_the_reports_figures_draw_the_shipped_bands_the_way_the_notebooks_do(tmp_path, monkeypatch):
+    """RESULTS.md's reference figures come from the files the notebooks load, through Reference.draw."""
+    import matplotlib.pyplot as plt
+
+    from mdl_tools.bench import reference as bench_reference
+
+    drawn = []
+    real_draw = ontrack.Reference.draw
+    monkeypatch.setattr(ontrack.Reference, "draw", lambda self, ax, *a, **k: drawn.append(
+        (self.loop, self.source, real_draw(self, ax, *a, **k))) or drawn[-1][2])
+    closed = []
+    monkeypatch.setattr(plt, "close", lambda fig: closed.append(fig))
+    loops = ["lab2.mnist.cnn", "lab3.pong"]
+    name = bench_reference.draw_references(loops, tmp_path / "bands.png")
+    assert name == "bands.png" and (tmp_path / "bands.png").read_bytes()[:4] == b"\x89PNG"
+    assert [loop for loop, _, _ in drawn] == loops
+    for loop, source, (band, median) in drawn:
+        shipped = ontrack.load_reference(loop, "default")
+        assert source == shipped.source  # the package's own file
+        np.testing.assert_allclose(median.get_ydata(), shipped.median)
+        assert band.get_label() == shipped.legend()
+    (fig,) = closed
+    assert [ax.get_legend().get_texts()[0].get_text() for ax in fig.axes] == [
+        ontrack.load_reference(loop, "default").legend() for loop in loops]
+
+
 def test_plot_says_which_knobs_differ_and_draws_the_band_as_a_guide(references):
     ref = references["lab1.music.loss"]
     plotter = mdl.util.PeriodicPlotter(sec=0, title="training", reference=ref,

@@ -1,6 +1,7 @@
 """Lab 1 section of the report: the music notebook's training and tunes, generation speed."""
 
 from . import common
+from .reference import REFERENCE_CAPTION, draw_references
 
 NOTEBOOK = "lab1/solutions/Part2_Music_Generation_Solution.ipynb"
 
@@ -19,6 +20,7 @@ def measure(quick, work_dir, figures, log=print):
         training = common.run_benchmark("lab1_training.py", quick, log)
         for path in common.benchmark_module("lab1_training.py")["write_training_references"](training):
             log(f"  wrote {path.relative_to(common.repository_root())}")
+    names.append(draw_references(["lab1.music.loss"], figures / "lab1_references.png"))
     return {
         "notebook": {"path": NOTEBOOK, "profile": profile, "seconds": run.seconds, "training_steps": r["training_steps"],
                      "training_seconds": r["training_seconds"], "seconds_per_step": r["seconds_per_step"],
@@ -49,7 +51,8 @@ def render(s, fig):
         f"| generation, 32 streams in one batch | {g256['streams']['32']['chars_per_s']:,.0f} chars/s |",
         f"| one training step, `tf.function` vs eager | {t256['tf_function_s_per_step']:.3f} s vs {t256['eager_s_per_step']:.3f} s |",
         "", common.stamp(s) + f" Generation: LSTM {g256['units']}, embedding {gen['embedding_dim']}.", "",
-        *common.images(s, fig, {"lab1_loss_curve.png": "training loss", "lab1_piano_roll.png": "piano roll of a generated tune"}),
+        *common.images(s, fig, {"lab1_loss_curve.png": "training loss", "lab1_piano_roll.png": "piano roll of a generated tune",
+                                    "lab1_references.png": REFERENCE_CAPTION}),
     ]
 
 

@@ -1,6 +1,7 @@
 """Lab 2 section of the report: MNIST accuracy, the debiasing benchmark, its figures."""
 
 from . import common
+from .reference import REFERENCE_CAPTION, draw_references
 
 NOTEBOOK = "lab2/solutions/Part1_MNIST_Solution.ipynb"
 
@@ -25,7 +26,10 @@ def measure(quick, work_dir, figures, log=print):
         _debias_smoke_references(log)
     draw_group_bars(debias, figures / "lab2_group_recall.png")
     draw_faces_per_group(quick, figures / "lab2_faces_per_group.png")
-    return {"mnist": mnist, "debias": debias, "figures": ["lab2_group_recall.png", "lab2_faces_per_group.png"]}
+    mnist_bands = draw_references(["lab2.mnist.fc", "lab2.mnist.cnn", "lab2.mnist.loop"], figures / "lab2_mnist_references.png")
+    debias_bands = draw_references(["lab2.debias.cnn", "lab2.debias.dbvae"], figures / "lab2_debias_references.png")
+    return {"mnist": mnist, "debias": debias,
+            "figures": ["lab2_group_recall.png", "lab2_faces_per_group.png", mnist_bands, debias_bands]}
 
 
 def _debias_smoke_references(log):
@@ -56,7 +60,7 @@ def render(s, fig):
         f"| fully connected | {100 * mn['fc']:.1f} % |", f"| CNN | {100 * mn['cnn']:.1f} % |",
         f"| hand-written GradientTape loop | {100 * mn['loop']:.1f} % |",
         f"| whole notebook | {mn['seconds']:.0f} s |",
-        "", common.stamp(s), "",
+        "", common.stamp(s), "", *common.images(s, fig, {"lab2_mnist_references.png": REFERENCE_CAPTION}), "",
         "## Lab 2: debiasing face detection (Part 2)", "",
         "**What good looks like.** Trained on skewed data, the standard CNN finds fewer of the darker faces than",
         "the lighter ones; the DB-VAE should shrink that gap without labels, and beat the same model trained with",
@@ -86,7 +90,8 @@ def render(s, fig):
                          + (f"; {v['note']}" if v.get("note") else ""))
     lines += _lesson_lines(db)
     lines += ["", common.stamp(s), "", *common.images(s, fig, {"lab2_group_recall.png": "recall per group",
-                                                   "lab2_faces_per_group.png": "test faces per group"})]
+                                                   "lab2_faces_per_group.png": "test faces per group",
+                                                   "lab2_debias_references.png": REFERENCE_CAPTION})]
     return lines
 
 

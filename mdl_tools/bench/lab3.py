@@ -3,6 +3,7 @@
 import numpy as np
 
 from . import common
+from .reference import REFERENCE_CAPTION, draw_references
 
 
 def measure(quick, work_dir, figures, log=print):
@@ -11,9 +12,10 @@ def measure(quick, work_dir, figures, log=print):
         for path in common.benchmark_module("lab3_rl.py")["write_training_references"](rl):
             log(f"  wrote {path.relative_to(common.repository_root())}")
     draw_cartpole_rewards(rl["cartpole"], figures / "lab3_cartpole_rewards.png")
-    draw_pong_learning(rl, figures / "lab3_pong_learning.png")
+    draw_pong_learning(rl, figures / "lab3_pong_learning.png", band=not quick)
     draw_pong_strip(figures / "lab3_pong_frame_differences.png")
-    return {"rl": rl, "figures": ["lab3_cartpole_rewards.png", "lab3_pong_learning.png", "lab3_pong_frame_differences.png"]}
+    bands = draw_references(["lab3.cartpole", "lab3.pong"], figures / "lab3_references.png")
+    return {"rl": rl, "figures": ["lab3_cartpole_rewards.png", "lab3_pong_learning.png", "lab3_pong_frame_differences.png", bands]}
 
 
 def _pm(values, digits=2, sign=False):
@@ -84,7 +86,8 @@ def render(s, fig):
     lines += ["", common.stamp(s), "", *common.images(s, fig, {
         "lab3_cartpole_rewards.png": "Cart-Pole reward curves",
         "lab3_pong_learning.png": "Pong: points won per game against agent steps",
-        "lab3_pong_frame_differences.png": "Pong frames and frame differences"})]
+        "lab3_pong_frame_differences.png": "Pong frames and frame differences",
+        "lab3_references.png": REFERENCE_CAPTION})]
     return lines
 
 
@@ -155,10 +158,15 @@ def _throughput_lines(speed):
     ]
 
 
-def draw_pong_learning(rl, path):
-    """Points won per game against agent steps: the default-budget seeds and the shipped agent's run."""
+def draw_pong_learning(rl, path, band=True):
+    """Points won per game against agent steps: the default-budget seeds (with ``band``, over the
+    reference the notebook draws, reduced from these runs) and the shipped agent's run."""
+    from mitdeeplearning import ontrack
+
     plt = common.pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    if band:
+        ontrack.load_reference("lab3.pong", "default").draw(axes[0], x_scale=1e-6)
     for run in rl["pong"]["seeds"]:
         curve = np.asarray(run["curve"], dtype=float)
         if len(curve):

@@ -18,6 +18,9 @@ import numpy as np
 
 from mitdeeplearning import ontrack
 
+#: The report's caption for a section's reference figure (``draw_references``).
+REFERENCE_CAPTION = "the reference bands the notebooks draw behind a student's training curves (default profile)"
+
 #: Above this many bytes in all, the shipped references would weigh on every install.
 MAX_TOTAL_BYTES = 1_000_000
 
@@ -236,3 +239,33 @@ def command_line(argv, description, run, write_training_references, profiles, ro
         print(f"results written to {args.json}")
     return results
 
+
+
+def draw_references(loops, path, profile="default", directory=None):
+    """One panel per loop: the reference each notebook's live plot draws behind the student's curve.
+
+    Read from the shipped files (``directory``: the package's assets) and drawn by
+    ``Reference.draw``, the notebooks' own drawing, so the report shows what a student sees.
+    Returns the figure's file name.
+    """
+    import textwrap
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(loops), figsize=(3.3 * len(loops), 2.9), squeeze=False)
+    for ax, loop in zip(axes[0], loops):
+        ref = ontrack.load_reference(loop, profile, directory=directory)
+        ref.draw(ax)
+        ax.set_title(textwrap.fill(ref.data.get("title", loop), 42), fontsize=8)
+        ax.set_xlabel(ref.x_label, fontsize=8)
+        ax.set_ylabel(ref.y_label, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return pathlib.Path(path).name
