@@ -556,8 +556,7 @@ def write_profile_references(curves, directory=None, min_seeds=5):
 
     profile, paths = curves["profile"], []
     for loop, runs in curves["runs"].items():
-        if len(runs) < min_seeds:
-            raise ValueError(f"{loop} ({profile}): {len(runs)} seed(s) measured, a reference needs at least {min_seeds}")
+        runs = reference.enough_seeds(loop, profile, runs, min_seeds)
         data = reference.build_reference(
             loop, profile, {r["seed"]: (list(range(len(r["loss_curve"]))), r["loss_curve"]) for r in runs},
             x_label="step", x_unit="step", y_label="loss", y_unit="",

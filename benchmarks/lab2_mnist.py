@@ -137,27 +137,20 @@ def measure(profile, seeds):
 
 def run(quick=False, seeds=None, profiles=None):
     """Measure the curves; a JSON-serialisable dict ``{"profiles": {profile: measure(...)}, "seconds"}``."""
-    start = time.perf_counter()
-    profiles = profiles or (QUICK["profiles"] if quick else PROFILES)
-    seeds = seeds if seeds is not None else (QUICK["seeds"] if quick else SEEDS)
-    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
-    results = {"benchmark": "lab2_mnist", "quick": bool(quick),
-               "profiles": {profile: measure(profile, seeds) for profile in profiles}}
-    results["seconds"] = time.perf_counter() - start
-    return results
+    from mdl_tools.bench import reference
+
+    defaults = QUICK if quick else {"profiles": PROFILES, "seeds": SEEDS}
+    return reference.measure_profiles("lab2_mnist", measure, quick, seeds, profiles, defaults)
 
 
 def write_training_references(results, directory=None, min_seeds=5):
     """Reduce each loop's curves at each profile to the reference the notebook draws; return the paths."""
     from mdl_tools.bench import common, reference
 
-    if results.get("quick"):
-        raise ValueError("a quick run measures the code paths, not a reference: run without --quick")
     machine, paths = common.machine_info(), []
-    for profile, measured in results["profiles"].items():
+    for profile, measured in reference.full_runs(results, min_seeds).items():
         for loop, runs in measured["runs"].items():
-            if len(runs) < min_seeds:
-                raise ValueError(f"{loop} ({profile}): {len(runs)} seed(s) measured, a reference needs at least {min_seeds}")
+            runs = reference.enough_seeds(loop, profile, runs, min_seeds)
             spec = LOOPS[loop]
             data = reference.build_reference(
                 loop, profile, {r["seed"]: (r["x"], r["y"]) for r in runs},

@@ -298,10 +298,8 @@ def write_training_references(results, directory=None):
     machine = common.machine_info()
     paths = []
     for loop, block in blocks:
-        runs, profile = block["seeds"], block["profile"]
-        if len(runs) < MIN_REFERENCE_SEEDS:
-            raise ValueError(f"{loop} ({profile}) needs the curves of at least {MIN_REFERENCE_SEEDS} seeds, "
-                             f"the results hold {len(runs)}")
+        profile = block["profile"]
+        reference.enough_seeds(loop, profile, block["seeds"], MIN_REFERENCE_SEEDS)
         build = _cartpole_reference if loop == "lab3.cartpole" else _pong_reference
         data = reference.build_reference(loop, profile, settings=block["knobs"], machine=machine,
                                          learns=LEARNS_WITHIN[profile], **build(block))

@@ -660,3 +660,40 @@ def test_calm_speed_counts_only_runs_started_on_a_machine_that_was_not_busy(caps
     assert reference.calm_speed([2.0, 3.0], [100, 100], [3.5, None], "lab1.music.loss (default)") is None
     line = capsys.readouterr().out
     assert "lab1.music.loss (default): speed not recorded" in line and "3.5, not recorded on 2 cores" in line
+
+
+# ----------------------------------------------------------------------- the benchmarks' writers
+
+
+def _lab1_training_benchmark():
+    import runpy
+
+    return runpy.run_path(str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "lab1_training.py"),
+                          run_name="benchmark")
+
+
+def test_a_curve_benchmark_measures_each_profile_and_its_writer_reduces_them(tmp_path):
+    from mdl_tools.bench import reference as bench_reference
+
+    bench = _lab1_training_benchmark()
+    shipped = ontrack.load_reference("lab1.music.loss", "smoke")
+    calls = []
+
+    def measure(profile, seeds):  # what the benchmark's own measure returns, with made-up curves
+        calls.append((profile, seeds))
+        runs = [{"seed": s, "loss_curve": list(np.linspace(4.0, 2.0 + 0.1 * s, 20)), "seconds": 10.0, "steps": 20,
+                 "load_average": 9.0} for s in seeds]
+        return {"profile": profile, "runs": runs, "knobs": dict(shipped.settings), "smoothing": 0.9, "vocab_size": 83}
+
+    results = bench_reference.measure_profiles("lab1_training", measure, False, 5, None,
+                                               {"profiles": ("smoke",), "seeds": [0, 1]})
+    assert calls == [("smoke", [0, 1, 2, 3, 4])] and results["benchmark"] == "lab1_training" and results["seconds"] >= 0
+    (path,) = bench["write_training_references"](results, directory=tmp_path)
+    written = ontrack.load_reference("lab1.music.loss", "smoke", directory=tmp_path)
+    assert path.parent == tmp_path and written.seeds == [0, 1, 2, 3, 4]
+    assert written.seconds_per_unit is None  # measured on a busy machine (load 9 on this one): no speed
+    assert written.start == pytest.approx(np.log(83), abs=1e-4)  # stored rounded
+    with pytest.raises(ValueError, match="a quick run measures the code paths"):
+        bench["write_training_references"]({**results, "quick": True}, directory=tmp_path)
+    with pytest.raises(ValueError, match=r"lab1.music.loss \(smoke\): 5 seed\(s\) measured, a reference needs at least 6"):
+        bench["write_training_references"](results, directory=tmp_path, min_seeds=6)

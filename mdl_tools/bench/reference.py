@@ -13,6 +13,7 @@ import json
 import os
 import pathlib
 import platform
+import time
 
 import numpy as np
 
@@ -208,6 +209,40 @@ def calm_speed(seconds, work, loads, what):
               flush=True)
         return None
     return median_seconds_per_unit(*zip(*calm))
+
+
+def measure_profiles(benchmark, measure, quick, seeds, profiles, defaults):
+    """A curve benchmark's ``run``: ``measure(profile, seeds)`` for each profile.
+
+    ``seeds`` (a count or a list) and ``profiles`` fall back to ``defaults`` (the benchmark's
+    ``{"profiles", "seeds"}``, its quick ones when ``quick``). Returns ``{"benchmark", "quick",
+    "profiles": {profile: measured}, "seconds"}``, which ``write_training_references`` reduces.
+    """
+    start = time.perf_counter()
+    seeds = defaults["seeds"] if seeds is None else seeds
+    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    results = {"benchmark": benchmark, "quick": bool(quick),
+               "profiles": {profile: measure(profile, seeds) for profile in profiles or defaults["profiles"]}}
+    results["seconds"] = time.perf_counter() - start
+    return results
+
+
+def full_runs(results, min_seeds):
+    """``results["profiles"]``, after refusing a quick run: one measures code paths, not a reference.
+
+    ``min_seeds`` is checked by :func:`enough_seeds` per loop, as each benchmark groups its runs."""
+    if results.get("quick"):
+        raise ValueError("a quick run measures the code paths, not a reference: run without --quick")
+    if min_seeds < 2:
+        raise ValueError(f"a reference needs at least 2 seeds, not {min_seeds}")
+    return results["profiles"]
+
+
+def enough_seeds(loop, profile, runs, min_seeds):
+    """``runs``, after checking that at least ``min_seeds`` seeds were measured for ``loop`` at ``profile``."""
+    if len(runs) < min_seeds:
+        raise ValueError(f"{loop} ({profile}): {len(runs)} seed(s) measured, a reference needs at least {min_seeds}")
+    return runs
 
 
 def command_line(argv, description, run, write_training_references, profiles, root):
