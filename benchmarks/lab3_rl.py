@@ -16,6 +16,9 @@ Parts (``--parts``, comma-separated; default all):
   agent       the shipped agent (``mdl.lab3.load_pretrained_pong``): ``evaluate_pong`` over 20
               full games, sampling and greedy, beside a random agent (uniform policy), and its
               training curve (pong_agent.csv).
+  training    learning included: agent steps/s of the notebook's ``run_pong`` (default knobs,
+              updates and all) over a short budget, as a share of the ceiling, the same number of
+              games stepped alone with random actions, measured just before in the same process.
   throughput  env steps/s of ``mdl.lab3.collect_rollout`` with the notebook's CNN and
               ``choose_action``, beside the same vector env stepped alone with random actions (the
               ceiling), and one ``model.predict`` per game per step (the 2020/21 way, below).
@@ -50,7 +53,7 @@ from mdl_tools.bench.common import format_mean_se, mean_se
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "lab3" / "solutions" / "RL_Solution.ipynb"
-PARTS = ("cartpole", "pong", "agent", "throughput", "smoke")
+PARTS = ("cartpole", "pong", "agent", "throughput", "training", "smoke")
 #: A reference needs at least this many seeds. Cart-Pole runs 10: when its reward starts to climb
 #: varies from seed to seed (after about 100 episodes in some, 300 in others), and 5 seeds showed
 #: only the fast ones.
@@ -245,6 +248,43 @@ def throughput(configs, steps):
     return {"configs": rates, "best": best, "per_step_predict": per_step, "steps": steps, "target": target}
 
 
+def emulator_ceiling(num_games, steps, num_threads=2):
+    """Agent steps/s of ``num_games`` Pong games stepped alone with random actions: what no training can beat."""
+    import mitdeeplearning as mdl
+
+    envs = mdl.lab3.make_pong_envs(num_games, seed=0, num_threads=num_threads)
+    try:
+        envs.reset(seed=0)
+        rng = np.random.default_rng(0)
+        start = time.perf_counter()
+        for _ in range(steps):
+            envs.step(rng.integers(0, 6, num_games))
+        return num_games * steps / (time.perf_counter() - start)
+    finally:
+        envs.close()
+
+
+def training_throughput(agent_steps):
+    """The notebook's ``run_pong`` at its default knobs for ``agent_steps``, against the emulator ceiling.
+
+    The ceiling runs first, in the same process and with the same emulator threads, so that the two
+    share one machine state. Returns both rates and their ratio.
+    """
+    lab = load_lab(pong_agent_steps=agent_steps)
+    config = lab.pong_config
+    ceiling = emulator_ceiling(config.num_games, max(200, agent_steps // (4 * config.num_games)))
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        _, record, _ = lab.run_pong(config, tmp)
+        last = record.last()
+    rate = float(last["agent_steps"]) / float(last["seconds"])
+    print(f"TRAINING {config.num_games} games: run_pong {rate:,.0f} agent steps/s with learning over "
+          f"{int(last['agent_steps']):,} steps; emulators alone {ceiling:,.0f}; ratio {rate / ceiling:.0%} "
+          f"(1-min load {load:.1f} on {os.cpu_count()} cores)", flush=True)
+    return {"num_games": config.num_games, "agent_steps": int(last["agent_steps"]), "seconds": float(last["seconds"]),
+            "steps_per_s": rate, "ceiling_steps_per_s": ceiling, "ratio": rate / ceiling, "load_average": load}
+
+
 def run(quick=False, seeds=None, parts=PARTS):
     """Run the chosen parts; print as it goes and return the numbers as a dict (``mitdeeplearning bench``)."""
     import keras
@@ -263,6 +303,8 @@ def run(quick=False, seeds=None, parts=PARTS):
                               num_games=2 if quick else None)
     if "agent" in parts:
         result["agent"] = agent(2 if quick else 20, max_steps=200 if quick else None)
+    if "training" in parts:
+        result["training"] = training_throughput(4_000 if quick else 200_000)
     if "throughput" in parts:
         result["throughput"] = throughput((4,) if quick else (16, 32, 64), steps=30 if quick else 300)
     if "smoke" in parts:

@@ -82,7 +82,7 @@ def render(s, fig):
     if solved:
         lines.append(f"| **median of solved** | {np.median([r['solved_episode'] for r in solved]):.0f} "
                      f"| {np.median([r['seconds'] for r in solved]):.1f} |")
-    lines += _pong_lines(rl) + _agent_lines(agent) + _throughput_lines(speed)
+    lines += _pong_lines(rl) + _agent_lines(agent) + _throughput_lines(speed) + _training_lines(rl.get("training"))
     lines += ["", common.stamp(s), "", *common.images(s, fig, {
         "lab3_cartpole_rewards.png": "Cart-Pole reward curves",
         "lab3_pong_learning.png": "Pong: points won per game against agent steps",
@@ -156,6 +156,17 @@ def _throughput_lines(speed):
         f"({best['batched']:,.0f} with {best['num_games']} games, against a ceiling of {best['emulator_only']:,.0f} for "
         "the emulators alone on the same cores).",
     ]
+
+
+def _training_lines(training):
+    """Learning included: the notebook's run_pong against the emulators alone, measured in one process."""
+    if not training:
+        return []
+    return ["", f"Training speed, learning included: the notebook's `run_pong` at its default knobs "
+            f"({training['num_games']} games, {training['agent_steps']:,} agent steps) ran at "
+            f"**{training['steps_per_s']:,.0f} agent steps/s**, {training['ratio']:.0%} of the "
+            f"{training['ceiling_steps_per_s']:,.0f} that the same {training['num_games']} emulators reach alone with random "
+            f"actions, measured just before in the same process (1-min load {training['load_average']:.1f})."]
 
 
 def draw_pong_learning(rl, path, band=True):
