@@ -505,7 +505,9 @@ def verdict(loop, xs, ys, reference=None, settings=None, seconds=None, work=None
     progress, or a fall back under 0.2 after reaching 0.5: *diverged*. Final progress under 0.2:
     *not learning*. At most 0.05 below the band's worse edge: *on track*, unless, with the
     reference's own settings, it ends more than 0.25 beyond the band's better edge: *suspiciously
-    good* (no correct run gets there; the loop learns an easier task). Otherwise, if its last
+    good* (no correct run gets there; the loop learns an easier task). A run that stopped before the
+    reference's end (its budget is shorter) is on track only inside the band; within that margin of
+    it, it is *slower than the reference*: it has not got where the reference ends. Otherwise, if its last
     quarter beats the quarter before by 0.02: *slower than the reference but improving*; if not,
     *not learning* (it stalled). *No verdict*, with the reason in its line, where nothing measured
     can judge the run: no reference reaches the run's budget (:class:`NoReference`), the reference
@@ -561,7 +563,8 @@ def verdict(loop, xs, ys, reference=None, settings=None, seconds=None, work=None
     if edge_progress < 0.3:
         notes.append(f"at this budget even the reference's slower seeds get only {edge_progress:.0%} of the way "
                      "from the start level: the verdict is rough")
-    if x_end < 0.95 * ref.grid[-1] and ref.after_end == "drop":
+    stopped_early = x_end < 0.95 * ref.grid[-1] and ref.after_end == "drop"
+    if stopped_early:
         ref_then = ref.at(x_end)[1]
         notes.append(f"your run stopped at {unit} {_fmt_x(x_end)}, the reference went on to {_fmt_x(ref.grid[-1])} "
                      f"(at {unit} {_fmt_x(x_end)} its median was {_fmt(ref_then)})")
@@ -576,6 +579,10 @@ def verdict(loop, xs, ys, reference=None, settings=None, seconds=None, work=None
     if progress < NOT_LEARNING_BELOW:
         return done("not learning", f"{where}, still near the start level {_fmt(ref.start)}; {there}",
                     info.not_learning, progress, final)
+    share = f"{progress:.0%} of the way from the start level {_fmt(ref.start)}; {there}"
+    if stopped_early and edge_progress - SLACK <= progress < edge_progress:
+        return done("slower than the reference but improving", f"{where}, just outside the band where the reference "
+                    f"ended, {share}", SLOWER_CAUSES, progress, final)
     if progress >= edge_progress - SLACK:
         better_edge = hi if ref.better == "higher" else lo
         if progress > float(ref.progress(better_edge)) + TOO_GOOD_BY and not ref.differences(settings):
@@ -592,7 +599,6 @@ def verdict(loop, xs, ys, reference=None, settings=None, seconds=None, work=None
     q = max(1, len(ys) // 4)
     last, before = float(np.median(ys[-q:])), float(np.median(ys[-2 * q:-q]))
     gain = float(ref.progress(last) - ref.progress(before))
-    share = f"{progress:.0%} of the way from the start level {_fmt(ref.start)}; {there}"
     if gain >= IMPROVING_BY:
         return done("slower than the reference but improving", f"{where}, {share}", SLOWER_CAUSES, progress, final)
     return done("not learning", f"{where}, stalled {share}", info.not_learning + SLOWER_CAUSES, progress, final)
