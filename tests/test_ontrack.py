@@ -653,8 +653,9 @@ def test_calm_speed_counts_only_runs_started_on_a_machine_that_was_not_busy(caps
     from mdl_tools.bench import reference
 
     monkeypatch.setattr(reference.os, "cpu_count", lambda: 2)
-    # the busy run (load 5.0 on 2 cores) is left out: the median of 2 s/100 and 3 s/100 steps
-    assert reference.calm_speed([2.0, 3.0, 50.0], [100, 100, 100], [0.5, 2.9, 5.0], "loop") == pytest.approx(0.025)
+    # the busy runs (loads 2.9 and 5.0 on 2 cores: more runnable than cores) are left out: the median
+    # of 2 s/100 and 3 s/100 steps
+    assert reference.calm_speed([2.0, 3.0, 9.0, 50.0], [100] * 4, [0.5, 2.0, 2.9, 5.0], "loop") == pytest.approx(0.025)
     assert capsys.readouterr().out == ""
     # every run busy or unrecorded: no speed, and a line that says why
     assert reference.calm_speed([2.0, 3.0], [100, 100], [3.5, None], "lab1.music.loss (default)") is None

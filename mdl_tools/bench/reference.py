@@ -191,8 +191,9 @@ def median_seconds_per_unit(seconds, work):
 
 
 #: A run that started with a 1-minute load average above this many runnable processes per core shared
-#: its machine with other work: its seconds say nothing about the speed of the code.
-BUSY_PER_CORE = 1.5
+#: its machine with other work: its seconds say nothing about the speed of the code. (A run that uses
+#: every core alone brings the load to about the core count.)
+BUSY_PER_CORE = 1.0
 
 
 def calm_speed(seconds, work, loads, what):
