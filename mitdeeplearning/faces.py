@@ -15,7 +15,7 @@ deterministically from a seed. Every face has
   shapes).
 
 **How the bias arises.** Two things make darker faces harder, both modelled on documented problems
-of real photo collections: they are *rare* in the training set (``darker_fraction``, default 1 %),
+of real photo collections: they are *rare* in the training set (``darker_fraction``, default 0.5 %),
 and they are photographed with an exposure calibrated for lighter skin, so they come out darker
 overall and their features have less contrast (``darker_exposure``, ``darker_contrast``). A
 detector trained on such data sees few examples of that mode and learns it last.
@@ -69,8 +69,10 @@ __all__ = [
 #: the four evaluation groups, in the order used everywhere (skin tone × hair length)
 GROUPS = ("lighter, short hair", "lighter, long hair", "darker, short hair", "darker, long hair")
 #: the default skew: share of darker-skinned faces in the training set (the one place that sets it;
-#: the lab 2 notebook's parameters cell and the benchmark take it from here)
-DARKER_FRACTION = 0.01
+#: the lab 2 notebook's parameters cell and the benchmark take it from here). At 1 % the standard
+#: CNN's gap was under 10 points in about half the seeds, so one student run often showed no bias
+#: to repair; at 0.5 % it showed one in 8 of the 10 seeds tried (see RESULTS.md for fresh seeds).
+DARKER_FRACTION = 0.005
 
 
 def _face_attributes(rng, n, darker_fraction, cfg):
