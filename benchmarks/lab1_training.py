@@ -97,7 +97,7 @@ def write_training_references(results, directory=None, min_seeds=5):
     from mdl_tools.bench import common, reference
 
     machine, paths = common.machine_info(), []
-    for profile, measured in reference.full_runs(results, min_seeds).items():
+    for profile, measured in reference.full_runs(results).items():
         runs = reference.enough_seeds(LOOP, profile, measured["runs"], min_seeds)
         data = reference.build_reference(
             LOOP, profile, {r["seed"]: (list(range(r["steps"])), r["loss_curve"]) for r in runs},

@@ -148,7 +148,7 @@ def write_training_references(results, directory=None, min_seeds=5):
     from mdl_tools.bench import common, reference
 
     machine, paths = common.machine_info(), []
-    for profile, measured in reference.full_runs(results, min_seeds).items():
+    for profile, measured in reference.full_runs(results).items():
         for loop, runs in measured["runs"].items():
             runs = reference.enough_seeds(loop, profile, runs, min_seeds)
             spec = LOOPS[loop]

@@ -221,11 +221,7 @@ def throughput(configs, steps):
             start = time.perf_counter()
             trajectories = mdl.lab3.collect_rollout(envs, model, lab.choose_action, max_steps=steps)
             batched = sum(len(t) for t in trajectories) / (time.perf_counter() - start)
-            envs.reset(seed=0)
-            start = time.perf_counter()
-            for _ in range(steps):
-                envs.step(np.random.randint(0, 6, num_games))
-            ceiling = num_games * steps / (time.perf_counter() - start)
+            ceiling = emulator_rate(envs, steps)
         finally:
             envs.close()
         rates.append({"num_games": num_games, "batched": batched, "emulator_only": ceiling})
@@ -248,20 +244,15 @@ def throughput(configs, steps):
     return {"configs": rates, "best": best, "per_step_predict": per_step, "steps": steps, "target": target}
 
 
-def emulator_ceiling(num_games, steps, num_threads=2):
-    """Agent steps/s of ``num_games`` Pong games stepped alone with random actions: what no training can beat."""
-    import mitdeeplearning as mdl
-
-    envs = mdl.lab3.make_pong_envs(num_games, seed=0, num_threads=num_threads)
-    try:
-        envs.reset(seed=0)
-        rng = np.random.default_rng(0)
-        start = time.perf_counter()
-        for _ in range(steps):
-            envs.step(rng.integers(0, 6, num_games))
-        return num_games * steps / (time.perf_counter() - start)
-    finally:
-        envs.close()
+def emulator_rate(envs, steps):
+    """Env steps/s of the open vector env ``envs`` stepped alone with random actions: what no training can beat."""
+    envs.reset(seed=0)
+    rng = np.random.default_rng(0)
+    num_games = envs.num_envs
+    start = time.perf_counter()
+    for _ in range(steps):
+        envs.step(rng.integers(0, 6, num_games))
+    return num_games * steps / (time.perf_counter() - start)
 
 
 def training_throughput(agent_steps):
@@ -272,7 +263,13 @@ def training_throughput(agent_steps):
     """
     lab = load_lab(pong_agent_steps=agent_steps)
     config = lab.pong_config
-    ceiling = emulator_ceiling(config.num_games, max(200, agent_steps // (4 * config.num_games)))
+    import mitdeeplearning as mdl
+
+    envs = mdl.lab3.make_pong_envs(config.num_games, seed=0)
+    try:
+        ceiling = emulator_rate(envs, max(200, agent_steps // (4 * config.num_games)))
+    finally:
+        envs.close()
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         _, record, _ = lab.run_pong(config, tmp)
