@@ -18,6 +18,8 @@ import traceback
 HINTS = (
     (TypeError, re.compile(r"'\w+' object is not iterable"), "sequential.py",
      "keras.Sequential takes a LIST of layers: keras.Sequential([layer]), or keras.Sequential([first, second, ...])"),
+    (NameError, re.compile(r"name 'cnn_history' is not defined"), None,
+     "keep the History that fit returns: cnn_history = cnn_model.fit(train_images, train_labels, ...)"),
     (ValueError, re.compile(r"No gradients provided for any variable"), None,
      "the loss was computed outside the tape: run the model and compute the loss INSIDE the "
      "`with tf.GradientTape() as tape:` block, then take tape.gradient(loss, variables) after it"),

@@ -37,6 +37,7 @@ from .image_plots import plot_group_accuracy, plot_image_prediction, plot_sample
 from .mnist import load_mnist
 from .mnist_checks import (
     check_accuracy,
+    check_fit_history,
     check_cnn_model,
     check_compiled,
     check_fc_model,
@@ -52,6 +53,7 @@ __all__ = [
     "check_cnn_model",
     "check_compiled",
     "check_accuracy",
+    "check_fit_history",
     "check_predictions",
     "check_train_step",
     # part 2: face data

@@ -12,7 +12,7 @@ import numpy as np
 
 from .checks import activation_name, attempt, check, require, require_descent, run_train_steps
 
-__all__ = ["check_fc_model", "check_cnn_model", "check_compiled", "check_accuracy", "check_predictions",
+__all__ = ["check_fc_model", "check_cnn_model", "check_compiled", "check_accuracy", "check_fit_history", "check_predictions",
            "check_train_step", "FC_PARAMS", "CNN_PARAMS"]
 
 
@@ -236,6 +236,21 @@ def _last_fit(model, epochs, want):
     if iterations % want == 0:
         return iterations // want, want
     return epochs, round(iterations / epochs)
+
+
+@check
+def check_fit_history(history, epochs):
+    """``history`` is what ``fit`` returned: a Keras History with the mean training loss of each of ``epochs`` epochs."""
+    require(history is not None, "cnn_history is None: keep what fit returns, cnn_history = cnn_model.fit(...)")
+    record = getattr(history, "history", None)
+    require(isinstance(record, dict), f"cnn_history should be the History that fit returns, got a "
+            f"{type(history).__name__}: cnn_history = cnn_model.fit(...) (evaluate's result goes to test_loss, test_acc)")
+    losses = record.get("loss") or []
+    require(losses, "cnn_history records no training loss: it is not fit's History (after evaluate, model.history "
+            "may be evaluate's own); keep what fit returns, cnn_history = cnn_model.fit(...)")
+    require(len(losses) == epochs, f"cnn_history records {len(losses)} epochs; train for cnn_epochs = {epochs} in one "
+            f"fit: cnn_history = cnn_model.fit(..., epochs=cnn_epochs)")
+    return f"fit's History: the training loss of {epochs} epochs, {losses[0]:.3f} to {losses[-1]:.3f}"
 
 
 @check

@@ -219,3 +219,36 @@ def test_lazy_reference_names():
     assert lab2.evaluate_groups is debias.evaluate_groups
     with pytest.raises(AttributeError):
         lab2.no_such_name
+
+
+def _fitted(epochs=2):
+    keras.utils.set_random_seed(0)
+    x, y = np.random.default_rng(0).random((64, 4)).astype("float32"), np.arange(64) % 2
+    model = keras.Sequential([keras.Input((4,)), L.Dense(2, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=epochs, verbose=0)
+    return model, history, model.evaluate(x, y, verbose=0)
+
+
+def test_check_fit_history_accepts_fits_history_and_rejects_the_usual_slips():
+    model, history, evaluated = _fitted()
+    assert lab2.check_fit_history(history, 2) is None
+    empty = keras.callbacks.History()  # what Keras before 3.9 leaves in model.history after evaluate
+    empty.set_model(model)
+    for wrong, hint in [(None, "cnn_history is None"),
+                        (evaluated, "got a list"),
+                        (model, "got a Sequential"),
+                        (empty, "records no training loss"),
+                        (_fitted(epochs=1)[1], "records 1 epochs")]:
+        with pytest.raises(AssertionError, match=hint):
+            lab2.check_fit_history(wrong, 2)
+
+
+def test_a_missing_cnn_history_gets_a_hint_naming_the_fix():
+    from mitdeeplearning import _todo
+
+    try:
+        cnn_history  # noqa: F821  (the student kept no History)
+    except NameError as error:
+        assert "cnn_history = cnn_model.fit(" in _todo.hint_for(error, error.__traceback__)
+    assert _todo.hint_for(NameError("name 'history' is not defined"), None) == ""
