@@ -37,7 +37,7 @@ _TODO_LIKE_RE = re.compile(r"^\s*#\s*TODO\b", re.IGNORECASE)
 # A check call: mdl.labN.check_<thing>(…) or, from the 2020/21 notebooks, mdl.labN.test_<thing>(…)
 _CHECK_NAME_RE = re.compile(r"^(?:check|test)_\w+$")
 OWN_CHECK_TAG = "own-check"  # a code cell with the instructor's own `assert`, standing in for a check
-PROFILES = ("smoke", "default", "full")  # every profile a notebook may define; `run --profile` offers these
+PROFILES = ("smoke", "default", "long", "full")  # every profile a notebook may define; `run --profile` offers these
 CELL_CONVENTION = "cells are counted from 1 at the top of the notebook, markdown cells included"
 # What JupyterLab's kernel reports for the project's Python (3.11, the venv `make` creates). A
 # notebook that says exactly this opens unmodified; any difference and JupyterLab rewrites it on

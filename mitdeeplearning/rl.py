@@ -34,6 +34,9 @@ __all__ = [
     "CompiledPolicy",
     "NumpyPolicy",
     "collect_rollout",
+    "PongGames",
+    "PongStep",
+    "BackgroundUpdates",
     "checkpoint_path",
     "save_checkpoint",
     "latest_checkpoint",
@@ -122,6 +125,29 @@ def make_env(name, seed=None, render_mode=None, **kwargs):
     return env
 
 
+def _ale_vector_env(num_games, num_threads, settings):
+    """ale-py's native vector env of Pong with full RGB frames and the ``ALE/Pong-v5`` settings."""
+    from ale_py.vector_env import AtariVectorEnv
+
+    _quiet_ale()
+    return AtariVectorEnv(
+        "pong",
+        num_games,
+        num_threads=num_threads,
+        img_height=210,
+        img_width=160,
+        grayscale=False,
+        stack_num=1,
+        maxpool=False,
+        noop_max=0,
+        reward_clipping=False,
+        use_fire_reset=False,
+        episodic_life=False,
+        frameskip=settings["frameskip"],
+        repeat_action_probability=settings["repeat_action_probability"],
+    )
+
+
 def make_pong_envs(num_games, backend="ale", seed=None, num_threads=2, **settings):
     """A gymnasium vector environment of ``num_games`` Pong games stepped together.
 
@@ -143,26 +169,7 @@ def make_pong_envs(num_games, backend="ale", seed=None, num_threads=2, **setting
         raise ValueError(f"num_games must be at least 1, got {num_games}")
     settings = {**PONG_SETTINGS, **settings}
     if backend == "ale":
-        from ale_py.vector_env import AtariVectorEnv
-
-        _quiet_ale()
-
-        envs = AtariVectorEnv(
-            "pong",
-            int(num_games),
-            num_threads=int(num_threads),
-            img_height=210,
-            img_width=160,
-            grayscale=False,
-            stack_num=1,
-            maxpool=False,
-            noop_max=0,
-            reward_clipping=False,
-            use_fire_reset=False,
-            episodic_life=False,
-            frameskip=settings["frameskip"],
-            repeat_action_probability=settings["repeat_action_probability"],
-        )
+        envs = _ale_vector_env(int(num_games), int(num_threads), settings)
     elif backend in ("sync", "async"):
         _register_ale()
         envs = gym.make_vec(PONG_ENV_NAME, num_envs=int(num_games), vectorization_mode=backend, **settings)
@@ -472,6 +479,183 @@ def collect_rollout(envs, model, choose_action, max_steps=None, observe=frame_ch
             trajectories[i].actions.append(int(actions[i]))
             trajectories[i].rewards.append(float(rewards[i]))
     return trajectories
+
+
+# --------------------------------------------------------------------------------------------
+# Training games: two halves, so that the emulators never wait for the policy
+# --------------------------------------------------------------------------------------------
+@dataclasses.dataclass(repr=False)
+class PongStep:
+    """One step of some of the games: for each game that played it, its index, what the policy saw,
+    what it did, what that earned, and whether that game just ended (terminated or truncated).
+
+    ``for game, observation, action, reward, ended in step:`` walks through the games one by one.
+    """
+
+    games: np.ndarray
+    observations: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    ended: np.ndarray
+
+    def __iter__(self):
+        return zip(self.games.tolist(), self.observations, self.actions.tolist(), self.rewards.tolist(),
+                   self.ended.tolist())
+
+    def __len__(self):
+        return len(self.games)
+
+    def __repr__(self):
+        return f"PongStep(games {self.games.tolist()}, rewards {self.rewards.tolist()})"
+
+
+class PongGames:
+    """``num_games`` Pong games for training, played in two halves so that no emulator waits for the policy.
+
+    One ale-py vector env per half (``make_pong_envs``'s settings; ``num_threads`` emulator threads
+    each). ``play(act)`` sends one half's actions and, while that half's emulators play them, asks
+    ``act`` for the other half's: the policy's forward pass, the frame preprocessing and whatever the
+    caller does with a step run while the emulators run, instead of after them. With one game there is
+    one half and nothing overlaps. Game ``i`` is seeded ``seed + i`` as in ``make_pong_envs``, and the
+    halves take turns in a fixed order, so a seed gives the same games and the same calls to ``act``
+    whatever the machine's timing. Close with ``close()`` (in a ``finally:``).
+    """
+
+    def __init__(self, num_games, num_threads=2, **settings):
+        num_games = int(num_games)
+        if num_games < 1:
+            raise ValueError(f"num_games must be at least 1, got {num_games}")
+        settings = {**PONG_SETTINGS, **settings}
+        self.num_games = num_games
+        cut = num_games // 2 if num_games > 1 else num_games
+        self._halves = [h for h in (np.arange(cut), np.arange(cut, num_games)) if len(h)]
+        self._envs = []
+        try:
+            for half in self._halves:
+                self._envs.append(_ale_vector_env(len(half), int(num_threads), settings))
+        except BaseException:
+            self.close()
+            raise
+        self.single_action_space = self._envs[0].single_action_space
+        self._in_flight = set()  # halves whose actions were sent and whose step was not received
+
+    def play(self, act, seed=None):
+        """Play all games for ever (a finished game restarts at once); yield a ``PongStep`` per half step.
+
+        ``act(observations)`` gets the frame differences (``frame_change``: a game starts with no
+        motion) of one half's games and returns one action per game; the actions are checked
+        (``validate_actions``) before the emulators see them. A step that only restarts a finished
+        game is not yielded: every game in a ``PongStep`` played an action. Stop by leaving the loop.
+        """
+        n_actions = int(self.single_action_space.n)
+        halves = []
+        for half, envs in zip(self._halves, self._envs):
+            frames, _ = envs.reset(seed=None if seed is None else int(seed) + int(half[0]))
+            frame = preprocess_frame(frames)
+            halves.append({"games": half, "envs": envs, "previous": frame, "current": frame,
+                           "playing": np.ones(len(half), dtype=bool)})
+
+        def send(h):
+            h["observations"] = h["current"] - h["previous"]
+            h["actions"] = validate_actions(act(h["observations"]), len(h["games"]), n_actions)
+            h["envs"].send(h["actions"])
+            self._in_flight.add(id(h["envs"]))
+
+        def receive(h):
+            frames, rewards, terminated, truncated, _ = h["envs"].recv()
+            self._in_flight.discard(id(h["envs"]))
+            playing, ended = h["playing"], np.asarray(terminated) | np.asarray(truncated)
+            step = PongStep(h["games"][playing], h["observations"][playing], h["actions"][playing],
+                            np.asarray(rewards)[playing], ended[playing])
+            h["previous"], h["current"] = h["current"], preprocess_frame(frames)
+            h["previous"][~playing] = h["current"][~playing]  # a game that just restarted: no motion yet
+            h["playing"] = ~ended  # an ended game's next step only restarts it
+            return step
+
+        try:
+            send(halves[0])
+            k = 0
+            while True:
+                this, following = halves[k], halves[(k + 1) % len(halves)]
+                if following is not this:
+                    send(following)  # the policy runs while this half's emulators play
+                step = receive(this)
+                if following is this:
+                    send(this)
+                yield step
+                k = (k + 1) % len(halves)
+        finally:
+            self._drain()
+
+    def _drain(self):
+        """Receive every step still being played, so that no emulator thread is left waiting."""
+        for envs in self._envs:
+            if id(envs) in self._in_flight:
+                envs.recv()
+                self._in_flight.discard(id(envs))
+
+    def close(self):
+        try:
+            self._drain()
+        finally:
+            for envs in self._envs:
+                envs.close()
+            self._envs = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class BackgroundUpdates:
+    """Policy updates on a second thread, while the games go on with the weights from before.
+
+    ``update(**batch)`` (e.g. the notebook's ``train_step`` with its model, loss and optimizer
+    bound) trains ``model``; the games are played by ``actor``, a copy of ``model`` that only
+    ``submit`` changes. ``submit(**batch)`` waits for the update still running (if any), copies
+    its result into ``actor`` and starts the update on ``batch`` in the background, then returns at
+    once with the loss of the update it waited for (NaN the first time). So while the network
+    learns from one batch, the next one is collected with the weights before that update: one
+    update behind, always the same, so a seed still gives the same run whatever the machine's
+    timing. ``finish()`` waits for the last update and returns its loss; ``close()`` (in a
+    ``finally:``) waits and stops the thread. An error in ``update`` is raised by the next
+    ``submit`` or ``finish``.
+    """
+
+    def __init__(self, model, update):
+        import concurrent.futures
+
+        import keras
+
+        self.model = model
+        self.actor = keras.models.clone_model(model)
+        self.actor.set_weights(model.get_weights())
+        self._update = update
+        self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="policy-update")
+        self._running = None
+
+    def finish(self):
+        """Wait for the running update, copy its weights into ``actor``; its loss (NaN if none ran)."""
+        if self._running is None:
+            return float("nan")
+        running, self._running = self._running, None
+        loss = float(running.result())
+        self.actor.set_weights(self.model.get_weights())
+        return loss
+
+    def submit(self, **batch):
+        """Start an update on ``batch`` once the previous one is done; the previous one's loss."""
+        loss = self.finish()
+        self._running = self._thread.submit(self._update, **batch)
+        return loss
+
+    def close(self):
+        try:
+            self.finish()
+        finally:
+            self._thread.shutdown(wait=True)
 
 
 # --------------------------------------------------------------------------------------------

@@ -380,7 +380,7 @@ def test_profiles_must_override_names_of_the_parameters_cell(course):
     nbformat.write(nb, course / SOLUTION)
     problems = notebooks.check(course)
     assert any("profile 'smoke' overrides greting, which the parameters cell does not set" in p for p in problems)
-    assert any("a profile 'nightly'; the profiles are smoke, default, full" in p for p in problems)
+    assert any("a profile 'nightly'; the profiles are smoke, default, long, full" in p for p in problems)
     with pytest.raises(runner.ProfileError, match="greting"):
         runner.profile_overrides(nb, "smoke")
 

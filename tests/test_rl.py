@@ -299,3 +299,112 @@ def test_2021_video_file_name_from_the_suffix(tmp_path, monkeypatch):
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     assert mdl.lab3.save_video_of_model(model, "CartPole-v1", suffix="_0", num_frames=5) == "CartPole-v1_agent_0.mp4"
     assert (tmp_path / "CartPole-v1_agent_0.mp4").is_file()
+
+
+def _play_plainly(num_games, seed, actions, steps):
+    """What each game sees and gets when ``actions[k, i]`` is game i's k-th action, in one vector env stepped whole."""
+    envs = rl.make_pong_envs(num_games, seed=seed)
+    seen = {i: [] for i in range(num_games)}
+    try:
+        frames, _ = envs.reset(seed=seed)
+        current = rl.preprocess_frame(frames)
+        previous, starting = current.copy(), np.zeros(num_games, dtype=bool)
+        for _ in range(steps):
+            observations = current - previous
+            taken = np.array([actions[len(seen[i]), i] for i in range(num_games)])
+            frames, rewards, terminated, truncated, _ = envs.step(taken)
+            for i in np.flatnonzero(~starting):
+                seen[i].append((int(taken[i]), float(rewards[i]), bool(terminated[i] or truncated[i]),
+                                observations[i].tobytes()))
+            previous, current = current, rl.preprocess_frame(frames)
+            previous[starting] = current[starting]
+            starting = terminated | truncated
+    finally:
+        envs.close()
+    return seen
+
+
+def test_pong_games_play_the_games_of_one_vector_env_in_two_halves():
+    """Same seed, same actions: the halves see, get and end exactly what one vector env stepped whole does."""
+    num_games, seed, steps = 4, 5, 1500
+    actions = np.random.default_rng(0).integers(0, 6, (steps + 10, num_games))
+    plain = _play_plainly(num_games, seed, actions, steps)
+    seen = {i: [] for i in range(num_games)}
+    asked = []
+    threads_before = thread_count()
+    games = rl.PongGames(num_games)
+    try:
+        halves = [[0, 1], [2, 3]]
+
+        def act(observations):
+            half = halves[len(asked) % 2]
+            asked.append(len(observations))
+            return np.array([actions[len(seen[i]), i] for i in half])
+
+        for step in games.play(act, seed=seed):
+            assert isinstance(step, rl.PongStep) and set(step.games.tolist()) <= set(halves[(len(asked) - 2) % 2])
+            for game, observation, action, reward, ended in step:
+                seen[game].append((action, reward, ended, observation.tobytes()))
+            if min(len(s) for s in seen.values()) >= steps - 10:
+                break
+    finally:
+        games.close()
+    assert set(asked) == {2}  # one policy call per half step
+    assert sum(e for s in seen.values() for _, _, e, _ in s) >= num_games  # every game ended (and restarted) once
+    for i in range(num_games):
+        n = min(len(plain[i]), len(seen[i]))
+        assert n >= steps - 10 and seen[i][:n] == plain[i][:n], f"game {i} differs"
+    assert thread_count() <= threads_before + 2  # the emulator threads ended with close()
+
+
+def test_pong_games_check_the_actions_and_one_game_plays_alone():
+    games = rl.PongGames(2)
+    try:
+        with pytest.raises(ValueError, match="one action per game"):
+            next(games.play(lambda observations: np.zeros(3, np.int64), seed=0))
+        with pytest.raises(ValueError, match="must lie in 0..5"):
+            next(games.play(lambda observations: np.full(len(observations), 6), seed=0))
+    finally:
+        games.close()
+    with pytest.raises(ValueError, match="at least 1"):
+        rl.PongGames(0)
+    games = rl.PongGames(1)
+    try:
+        steps = [step for step, _ in zip(games.play(lambda o: np.zeros(len(o), np.int64), seed=0), range(5))]
+    finally:
+        games.close()
+    assert [step.games.tolist() for step in steps] == [[0]] * 5
+
+
+def test_background_updates_play_one_update_behind_and_raise_the_updates_errors():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    start = [w.copy() for w in model.get_weights()]
+
+    def update(shift):
+        for variable in model.trainable_variables:
+            variable.assign_add(np.full(variable.shape, shift, np.float32))
+        return shift * 10
+
+    learner = rl.BackgroundUpdates(model, update)
+    try:
+        assert np.isnan(learner.submit(shift=1.0))  # nothing finished before the first update
+        assert all(np.array_equal(a, w) for a, w in zip(start, learner.actor.get_weights()))  # the games' weights wait
+        assert learner.submit(shift=2.0) == 10.0  # the first update's loss; its weights now play
+        assert all(np.allclose(a + 1, w) for a, w in zip(start, learner.actor.get_weights()))
+        assert learner.finish() == 20.0
+        assert all(np.allclose(a + 3, w) for a, w in zip(start, learner.actor.get_weights()))
+        assert np.isnan(learner.finish())  # nothing left running
+    finally:
+        learner.close()
+
+    def broken(**batch):
+        raise RuntimeError("the update failed")
+
+    learner = rl.BackgroundUpdates(model, broken)
+    learner.submit(x=1)
+    with pytest.raises(RuntimeError, match="the update failed"):
+        learner.submit(x=2)
+    learner.close()
