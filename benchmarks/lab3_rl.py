@@ -22,6 +22,10 @@ Parts (``--parts``, comma-separated; default all):
   throughput  env steps/s of ``mdl.lab3.collect_rollout`` with the notebook's CNN and
               ``choose_action``, beside the same vector env stepped alone with random actions (the
               ceiling), and one ``model.predict`` per game per step (the 2020/21 way, below).
+  long        (only when named: 30 min a seed) the notebook's ``run_pong`` at its ``long`` profile
+              per seed, for 30 minutes: the agent steps and minutes at which the mean score of
+              the last 100 games first goes above 0 (the agent beats the computer), the final
+              score, and the curve.
 The code under test is loaded from lab3/solutions/RL_Solution.ipynb (its ``reference`` cells, see
 mdl_tools.notebook_code) and called as the notebook's own cells call it, with the notebook's knobs,
 so these numbers are the notebook's numbers.
@@ -54,6 +58,12 @@ from mdl_tools.bench.common import format_mean_se, mean_se
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "lab3" / "solutions" / "RL_Solution.ipynb"
 PARTS = ("cartpole", "pong", "agent", "throughput", "training", "smoke")
+#: Parts too long for ``make bench``, run only when named: ``long`` is 30 minutes a seed.
+EXTRA_PARTS = ("long",)
+#: The ``long`` profile's promise: a mean score above 0 over the last 100 games within this many minutes.
+LONG_MINUTES = 30
+#: Where ``--parts long`` keeps its seeds (merged with the seeds already there), for the report.
+LONG_RESULTS = ROOT / "benchmarks" / "lab3_long_runs.json"
 #: A reference needs at least this many seeds. Cart-Pole runs 10: when its reward starts to climb
 #: varies from seed to seed (after about 100 episodes in some, 300 in others), and 5 seeds showed
 #: only the fast ones.
@@ -144,6 +154,64 @@ def pong(seeds, agent_steps=None, num_games=None, profile="default"):
                 if k in ("num_games", "agent_steps", "batch_steps", "learning_rate", "entropy_bonus", "gamma")}
     return {"profile": profile, "seeds": runs, "points_won": won, "target": target, "settings": settings,
             "knobs": lab.pong_config.settings()}
+
+
+def long_profile(seeds, minutes=LONG_MINUTES):
+    """The notebook's ``run_pong`` at its ``long`` profile, per seed: when it first beats the computer.
+
+    Beating it means a mean score (won - lost) above 0 over the last 100 finished games. Each seed
+    trains for the profile's step budget or ``minutes``, whichever comes first; the run records the
+    agent steps and minutes at which the score first went above 0 (None if it never did), the final
+    score and points won, and the curve (agent steps, minutes, score) after every update.
+    """
+    runs = []
+    for seed in _seed_list(seeds):
+        lab = load_lab(**profile_parameters("long"), seed=seed)
+        curve, crossed = [], {}
+
+        def watch(steps, seconds, finished):
+            if len(finished["score"]) >= 100:
+                score = float(np.mean(finished["score"][-100:]))
+                curve.append([steps, round(seconds / 60, 2), score])
+                if score > 0 and not crossed:
+                    crossed.update(agent_steps=steps, minutes=seconds / 60)
+            return seconds >= minutes * 60  # stop at the time limit
+
+        load = os.getloadavg()[0]
+        with tempfile.TemporaryDirectory() as tmp:
+            _, record, finished = lab.run_pong(lab.pong_config, tmp, on_update=watch)
+            last = record.last()
+        run = {"seed": seed, "agent_steps": int(last["agent_steps"]), "minutes": last["seconds"] / 60,
+               "score": float(np.mean(finished["score"][-100:])), "points_won": float(np.mean(finished["won"][-100:])),
+               "beat_it_at_steps": crossed.get("agent_steps"), "beat_it_at_minutes": crossed.get("minutes"),
+               "curve": curve, "load_average": load}
+        when = (f"score above 0 after {crossed['agent_steps']:,} agent steps, {crossed['minutes']:.1f} min"
+                if crossed else f"score never above 0 within {run['minutes']:.1f} min")
+        print(f"pong (long) seed {seed}: {when}; at the end ({run['agent_steps']:,} steps, {run['minutes']:.1f} min) "
+              f"score {run['score']:+.2f}, {run['points_won']:.2f} points won per game (1-min load at start {load:.1f})",
+              flush=True)
+        runs.append(run)
+    beaten = sum(1 for r in runs if r["beat_it_at_minutes"] is not None and r["beat_it_at_minutes"] <= minutes)
+    print(f"PONG long: {beaten} of {len(runs)} seed(s) beat the computer within {minutes} min", flush=True)
+    return {"profile": "long", "minutes": minutes, "seeds": runs, "beaten": beaten,
+            "knobs": lab.pong_config.settings()}
+
+
+def keep_long_runs(block, path=LONG_RESULTS):
+    """Merge ``block``'s seeds into ``path`` (a seed measured again replaces its old run); return the path.
+
+    The ``long`` part is too long for ``make bench``; the report reads its seeds from this file.
+    Seeds measured with other knobs than ``block``'s are dropped, with a line that says so.
+    """
+    kept = json.loads(path.read_text()) if path.exists() else {"seeds": []}
+    old = kept["seeds"] if kept.get("knobs") == block["knobs"] else []
+    if kept["seeds"] and not old:
+        print(f"dropping {len(kept['seeds'])} long-profile seed(s) of {path.name}: measured with other knobs")
+    new = {r["seed"]: r for r in old} | {r["seed"]: r for r in block["seeds"]}
+    runs = [new[s] for s in sorted(new)]
+    beaten = sum(1 for r in runs if r["beat_it_at_minutes"] is not None and r["beat_it_at_minutes"] <= block["minutes"])
+    path.write_text(json.dumps({**block, "seeds": runs, "beaten": beaten}, indent=1) + "\n")
+    return path
 
 
 def smoke(cartpole_seeds, pong_seeds):
@@ -306,6 +374,8 @@ def run(quick=False, seeds=None, parts=PARTS):
         result["throughput"] = throughput((4,) if quick else (16, 32, 64), steps=30 if quick else 300)
     if "smoke" in parts:
         result["smoke"] = smoke(seeds or (1 if quick else 10), seeds or (1 if quick else 5))
+    if "long" in parts:
+        result["long"] = long_profile(seeds or (1 if quick else 5), minutes=0.5 if quick else LONG_MINUTES)
     return result
 
 
@@ -398,15 +468,16 @@ def main():
     parser.add_argument("--seeds", default=None,
                         help="seeds for cartpole, pong and smoke: a count (default 10 for Cart-Pole, 5 for Pong; "
                              "quick 1) or a list such as 1,3")
-    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help=f"comma-separated subset of {','.join(PARTS)} (default: all), or {','.join(EXTRA_PARTS)}")
     parser.add_argument("--json", type=pathlib.Path, default=None, help="also write the results here")
     parser.add_argument("--write-references", action="store_true",
                         help="write the references of the parts run into mitdeeplearning/assets/reference")
     args = parser.parse_args()
     parts = [p for p in args.parts.split(",") if p]
-    unknown = sorted(set(parts) - set(PARTS))
+    unknown = sorted(set(parts) - set(PARTS) - set(EXTRA_PARTS))
     if unknown:
-        parser.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+        parser.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS + EXTRA_PARTS)}")
     seeds = None
     if args.seeds:
         seeds = [int(x) for x in args.seeds.split(",") if x] if "," in args.seeds else int(args.seeds)
@@ -416,6 +487,8 @@ def main():
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1) + "\n")
+    if "long" in result and not args.quick:
+        print(f"long-profile seeds kept in {keep_long_runs(result['long']).relative_to(ROOT)} for the report")
     if args.write_references:
         for path in write_training_references(result):
             print(f"reference for the notebook's live plot and verdict written to {path.relative_to(ROOT)}")

@@ -1,5 +1,7 @@
 """`bench --only` on a checkout without results/benchmarks.json keeps the other sections of the report."""
 
+import json
+
 from mdl_tools import bench
 
 
@@ -58,3 +60,29 @@ def test_lab2_one_seed_shows_the_mean_alone():
     runs = [{"recall": [1.0, 0.6], "gap": 40.0, "accuracy": 0.9, "darker_share": 0.01}]
     row = next(line for line in lab2.render(_lab2_section({"cnn": runs}), "docs/figures") if line.startswith("| cnn |"))
     assert "±" not in row and "| 60.0 |" in row
+
+
+def _long_run(seed, crossed_at=None):
+    return {"seed": seed, "agent_steps": 7_000_000, "minutes": 30.0, "score": 1.5 if crossed_at else -4.0,
+            "points_won": 19.0 if crossed_at else 14.0, "load_average": 0.1, "curve": [],
+            "beat_it_at_steps": crossed_at, "beat_it_at_minutes": crossed_at and crossed_at / 230_000}
+
+
+def test_lab3_long_profile_keeps_seeds_across_runs_and_reports_how_many_beat_the_computer(tmp_path, capsys):
+    from mdl_tools.bench import common
+
+    lab3_rl = common.benchmark_module("lab3_rl.py")
+    knobs = {"pong_agent_steps": 7_000_000, "pong_num_games": 32}
+    path = tmp_path / "long.json"
+    lab3_rl["keep_long_runs"]({"minutes": 30, "knobs": knobs, "seeds": [_long_run(0, 5_000_000)]}, path)
+    lab3_rl["keep_long_runs"]({"minutes": 30, "knobs": knobs, "seeds": [_long_run(1), _long_run(0, 4_000_000)]}, path)
+    kept = json.loads(path.read_text())
+    assert [r["seed"] for r in kept["seeds"]] == [0, 1] and kept["seeds"][0]["beat_it_at_steps"] == 4_000_000
+    assert kept["beaten"] == 1
+    text = "\n".join(bench.lab3._long_lines(kept))
+    assert "| 0 | 4,000,000 | 17.4 |" in text and "| 1 | not within the run | — |" in text
+    assert "**1 of 2 seeds** beat the computer within 30 min" in text and "2 measured so far" in text
+    # other knobs: the old seeds are not this profile's any more
+    lab3_rl["keep_long_runs"]({"minutes": 30, "knobs": {**knobs, "pong_num_games": 16}, "seeds": [_long_run(2)]}, path)
+    assert [r["seed"] for r in json.loads(path.read_text())["seeds"]] == [2]
+    assert "dropping 2 long-profile seed(s)" in capsys.readouterr().out
