@@ -167,14 +167,16 @@ def long_profile(seeds, minutes=LONG_MINUTES):
     runs = []
     for seed in _seed_list(seeds):
         lab = load_lab(**profile_parameters("long"), seed=seed)
-        curve, crossed = [], {}
+        curve, crossed, updates = [], {}, [0]
 
         def watch(steps, seconds, finished):
+            updates[0] += 1
             if len(finished["score"]) >= 100:
                 score = float(np.mean(finished["score"][-100:]))
-                curve.append([steps, round(seconds / 60, 2), score])
                 if score > 0 and not crossed:
                     crossed.update(agent_steps=steps, minutes=seconds / 60)
+                if updates[0] % 10 == 0 or crossed.get("agent_steps") == steps:  # every 10th update, and the crossing
+                    curve.append([steps, round(seconds / 60, 2), score])
             return seconds >= minutes * 60  # stop at the time limit
 
         load = os.getloadavg()[0]

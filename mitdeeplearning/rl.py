@@ -530,6 +530,7 @@ class PongGames:
         cut = num_games // 2 if num_games > 1 else num_games
         self._halves = [h for h in (np.arange(cut), np.arange(cut, num_games)) if len(h)]
         self._envs = []
+        self._in_flight = set()  # ids of the halves' envs whose actions were sent and whose step was not received
         try:
             for half in self._halves:
                 self._envs.append(_ale_vector_env(len(half), int(num_threads), settings))
@@ -537,7 +538,6 @@ class PongGames:
             self.close()
             raise
         self.single_action_space = self._envs[0].single_action_space
-        self._in_flight = set()  # halves whose actions were sent and whose step was not received
 
     def play(self, act, seed=None):
         """Play all games for ever (a finished game restarts at once); yield a ``PongStep`` per half step.
@@ -616,11 +616,11 @@ class BackgroundUpdates:
     bound) trains ``model``; the games are played by ``actor``, a copy of ``model`` that only
     ``submit`` changes. ``submit(**batch)`` waits for the update still running (if any), copies
     its result into ``actor`` and starts the update on ``batch`` in the background, then returns at
-    once with the loss of the update it waited for (NaN the first time). So while the network
-    learns from one batch, the next one is collected with the weights before that update: one
-    update behind, always the same, so a seed still gives the same run whatever the machine's
-    timing. ``finish()`` waits for the last update and returns its loss; ``close()`` (in a
-    ``finally:``) waits and stops the thread. An error in ``update`` is raised by the next
+    once with ``loss``, the loss of the last update that finished (NaN before the first). So while
+    the network learns from one batch, the next one is collected with the weights before that
+    update: one update behind, always the same, so a seed still gives the same run whatever the
+    machine's timing. ``finish()`` waits for the running update and returns ``loss``; ``close()``
+    (in a ``finally:``) waits and stops the thread. An error in ``update`` is raised by the next
     ``submit`` or ``finish``.
     """
 
@@ -635,18 +635,18 @@ class BackgroundUpdates:
         self._update = update
         self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="policy-update")
         self._running = None
+        self.loss = float("nan")  # of the last update that finished
 
     def finish(self):
-        """Wait for the running update, copy its weights into ``actor``; its loss (NaN if none ran)."""
-        if self._running is None:
-            return float("nan")
-        running, self._running = self._running, None
-        loss = float(running.result())
-        self.actor.set_weights(self.model.get_weights())
-        return loss
+        """Wait for the running update (if any) and copy its weights into ``actor``; return ``loss``."""
+        if self._running is not None:
+            running, self._running = self._running, None
+            self.loss = float(running.result())
+            self.actor.set_weights(self.model.get_weights())
+        return self.loss
 
     def submit(self, **batch):
-        """Start an update on ``batch`` once the previous one is done; the previous one's loss."""
+        """Start an update on ``batch`` once the previous one is done; return the last finished update's loss."""
         loss = self.finish()
         self._running = self._thread.submit(self._update, **batch)
         return loss
