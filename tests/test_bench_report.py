@@ -19,6 +19,17 @@ def test_sections_not_measured_are_kept_from_the_committed_report():
     assert text.index("lab one numbers") < text.index("mnist numbers") < text.index("old lab three")
 
 
+def test_keeping_a_section_again_and_again_leaves_the_report_as_it_was():
+    previous = "\n".join([
+        "# Results", "", "## Lab 2: MNIST (Part 1)", "", "mnist numbers", "",
+        "## Lab 2: debiasing face detection (Part 2)", "", "bias numbers", "", "## Test suite", "old suite line", "",
+    ])
+    data = {"sections": {"tests": {"run": {"recorded": False}}}}
+    once = bench.render(data, "docs/figures", previous)
+    assert bench.render(data, "docs/figures", once) == once
+    assert "mnist numbers\n\n## Lab 2: debiasing" in once  # one blank line between two kept blocks
+
+
 def test_without_a_previous_report_only_measured_sections_appear():
     text = bench.render({"sections": {"tests": {"run": {"recorded": False}}}}, "docs/figures", None)
     assert "## Lab 1" not in text and "## Test suite" in text

@@ -67,6 +67,8 @@ def report_blocks(report_text, name):
         if line.startswith("## "):
             keep = line.startswith(HEADINGS[name])
             if keep:
+                while out and not out[-1].strip():  # one blank line between two kept blocks, however often kept
+                    out.pop()
                 out.append("")
         if keep:
             out.append(line)
