@@ -182,13 +182,16 @@ LOOPS = {
         "higher",
         (
             "points won flat near a random agent's (about 0.5 per game) or falling: the advantage's sign "
-            "(minimise -log pi(a|s) * A) or advantages not normalised over the batch",
+            "(minimise -log pi(a|s) * A; pong_loss minimises minus the clipped objective) or advantages not "
+            "normalised over the batch",
             "the discounted return does not restart at every point (the rally), so every action gets the game's outcome",
             "the observations the agent learns from differ from those it acted on (frame difference, preprocessing)",
         ),
         (
             "the policy collapsed onto one action: the entropy bonus has the wrong sign or is missing",
             "the learning rate is too large for Adam: lower pong_learning_rate",
+            "each batch moves the policy too far: fewer passes or minibatches (pong_update_epochs, "
+            "pong_minibatches), a smaller pong_clip, or the ratio not clipped",
         ),
         budget="pong_agent_steps",
     ),

@@ -50,7 +50,8 @@ SETS = {
     RL: [
         dict(seed=5, cartpole_hidden_units=16, cartpole_learning_rate=1e-2, cartpole_gamma=0.95,
              cartpole_max_episodes=10, cartpole_solved_mean=100, pong_num_games=3, pong_agent_steps=1000,
-             pong_batch_steps=128, pong_learning_rate=5e-4, pong_entropy_bonus=0.0, pong_gamma=0.95,
+             pong_batch_steps=128, pong_update_epochs=2, pong_minibatches=3, pong_clip=0.2,
+             pong_learning_rate=5e-4, pong_entropy_bonus=0.0, pong_gamma=0.95,
              pong_checkpoint_every=2, pong_eval_games=1, pong_eval_max_steps=100, video_frames=30),
         dict(pong_start_from_pretrained=True, pong_resume=True, output_dir="sweep_outputs"),
     ],

@@ -5,6 +5,7 @@ mdl_tools.notebook_code), so these tests fail when the notebook's code breaks.
 """
 
 import dataclasses
+import functools
 import pathlib
 
 import numpy as np
@@ -125,13 +126,108 @@ def test_a_half_written_checkpoint_is_skipped_with_a_warning(lab, tmp_path):
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
 
 
-def test_pong_loss_adds_an_entropy_bonus(lab):
+def _logits_and_batch():
     import tensorflow as tf
 
-    logits = tf.constant([[2.0, 0.0, 0.0, 0.0, 0.0, 0.0], [0.0] * 6])
-    actions = tf.constant([0, 3])
-    rewards = tf.constant([1.0, -1.0])
+    logits = tf.constant([[2.0, 0.0, 0.0, 0.0, 0.0, 0.0], [0.0] * 6, [0.5, -1.0, 0.0, 1.0, 0.0, 0.2]])
+    actions = tf.constant([0, 3, 5])
+    advantages = tf.constant([1.0, -1.0, 0.5])
+    return logits, actions, advantages
+
+
+def _log_probs(logits, actions):
+    import tensorflow as tf
+
+    return -tf.nn.sparse_softmax_cross_entropy_with_logits(logits=logits, labels=actions)
+
+
+def test_pong_loss_at_ratio_one_has_part_1s_gradient_plus_the_entropy_bonus(lab):
+    import tensorflow as tf
+
+    logits, actions, advantages = _logits_and_batch()
+    old = _log_probs(logits, actions)  # the policy before the update: ratio 1
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(logits)
+        ppo = lab.pong_loss(logits, actions, (advantages, old), 0.1, 0.0)
+        part1 = lab.compute_loss(logits, actions, advantages)
+        with_bonus = lab.pong_loss(logits, actions, (advantages, old), 0.1, 0.05)
+    np.testing.assert_allclose(tape.gradient(ppo, logits), tape.gradient(part1, logits), rtol=1e-5, atol=1e-7)
     p = tf.nn.softmax(logits)
     entropy = -tf.reduce_sum(p * tf.math.log(p), axis=-1)
-    expected = lab.compute_loss(logits, actions, rewards) - 0.05 * tf.reduce_mean(entropy)
-    np.testing.assert_allclose(float(lab.pong_loss(logits, actions, rewards, 0.05)), float(expected), rtol=1e-6)
+    np.testing.assert_allclose(float(with_bonus), float(ppo) - 0.05 * float(tf.reduce_mean(entropy)), rtol=1e-6)
+    np.testing.assert_allclose(float(ppo), -float(tf.reduce_mean(advantages)), rtol=1e-6)  # -mean(A * 1)
+
+
+def test_pong_loss_clips_the_gain_of_moving_an_action_further(lab):
+    import tensorflow as tf
+
+    logits, actions, advantages = _logits_and_batch()
+    now = _log_probs(logits, actions)
+    # before the update every action was 1.5x less likely: ratio 1.5, beyond 1 + clip
+    old = now - np.log(1.5)
+    with tf.GradientTape() as tape:
+        tape.watch(logits)
+        loss = lab.pong_loss(logits, actions, (advantages, old), 0.2, 0.0)
+    grad = tape.gradient(loss, logits).numpy()
+    # positive advantages (rows 0 and 2) have gained enough: no more push; the negative one (row 1)
+    # is still pulled back, at the full ratio
+    np.testing.assert_array_equal(grad[[0, 2]], 0.0)
+    assert np.abs(grad[1]).max() > 0
+    expected = -np.mean([1.2 * 1.0, 1.5 * -1.0, 1.2 * 0.5])  # min(r A, clip(r) A) per step
+    np.testing.assert_allclose(float(loss), expected, rtol=1e-5)
+
+
+def test_one_pass_one_minibatch_is_part_1s_reinforce_step(lab):
+    """The full profile's knobs (1 pass, 1 minibatch): update_policy moves the weights exactly as
+    Part 1's train_step with the loss the shipped agent trained with."""
+
+    import keras
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    observations = rng.integers(-1, 2, size=(64, 80, 80, 1)).astype(np.float32)
+    actions = rng.integers(0, 6, size=64).astype(np.int32)
+    advantages = mdl.lab3.normalize(rng.normal(size=64).astype(np.float32))
+    config = dataclasses.replace(lab.pong_config, update_epochs=1, minibatches=1)
+
+    def reinforce_loss(logits, actions, rewards):
+        p = tf.nn.softmax(logits)
+        entropy = -tf.reduce_sum(p * tf.nn.log_softmax(logits), axis=-1)
+        return lab.compute_loss(logits, actions, rewards) - config.entropy_bonus * tf.reduce_mean(entropy)
+
+    steps = []  # the change of every weight; plain SGD, whose step is the gradient itself (Adam's
+    for update in ("ppo", "reinforce"):  # first step is about lr * sign(gradient), blind to small differences)
+        keras.utils.set_random_seed(0)
+        model = lab.create_pong_model(6)
+        before = [w.numpy() for w in model.weights]
+        optimizer = keras.optimizers.SGD(1.0)
+        optimizer.build(model.trainable_variables)  # as run_pong does: train_step is compiled
+        if update == "ppo":
+            loss_function = functools.partial(lab.pong_loss, clip=config.clip, entropy_bonus=config.entropy_bonus)
+            lab.update_policy(model, loss_function, optimizer, config, np.random.default_rng(0), observations, actions,
+                              advantages)
+        else:
+            lab.train_step(model, reinforce_loss, optimizer, observations, actions, advantages)
+        steps.append([w.numpy() - b for w, b in zip(model.weights, before)])
+    assert max(np.abs(s).max() for s in steps[0]) > 1e-3  # the update moved the weights
+    for ppo, reinforce in zip(*steps):
+        np.testing.assert_allclose(ppo, reinforce, rtol=1e-4, atol=1e-7)
+
+
+def test_update_policy_takes_epochs_times_minibatches_steps(lab):
+    import keras
+
+    rng = np.random.default_rng(1)
+    observations = rng.integers(-1, 2, size=(50, 80, 80, 1)).astype(np.float32)
+    actions = rng.integers(0, 6, size=50).astype(np.int32)
+    advantages = mdl.lab3.normalize(rng.normal(size=50).astype(np.float32))
+    config = dataclasses.replace(lab.pong_config, update_epochs=3, minibatches=4)
+    model = lab.create_pong_model(6)
+    optimizer = keras.optimizers.Adam(1e-3)
+    optimizer.build(model.trainable_variables)
+    loss_function = functools.partial(lab.pong_loss, clip=0.1, entropy_bonus=0.01)
+    loss = lab.update_policy(model, loss_function, optimizer, config, np.random.default_rng(0), observations, actions,
+                             advantages)
+    assert int(optimizer.iterations.numpy()) == 12
+    assert np.isfinite(float(loss))
+
