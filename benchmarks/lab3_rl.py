@@ -25,7 +25,11 @@ Parts (``--parts``, comma-separated; default all):
   long        (only when named: 30 min a seed) the notebook's ``run_pong`` at its ``long`` profile
               per seed, for 30 minutes: the agent steps and minutes at which the mean score of
               the last 100 games first goes above 0 (the agent beats the computer), the final
-              score, and the curve.
+              score, and the curve; with ``--until-beaten`` each seed stops once it has won.
+  updates     (only when named: 10 min a variant and seed) the update rules compared at equal wall
+              time: the ``long`` profile as written (PPO's clipped objective, several passes over
+              each batch) beside Part 1's REINFORCE step (one pass, one minibatch, the Adam step it
+              was tuned with), each for 10 minutes; kept in benchmarks/lab3_update_runs.json.
 The code under test is loaded from lab3/solutions/RL_Solution.ipynb (its ``reference`` cells, see
 mdl_tools.notebook_code) and called as the notebook's own cells call it, with the notebook's knobs,
 so these numbers are the notebook's numbers.
@@ -59,11 +63,18 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "lab3" / "solutions" / "RL_Solution.ipynb"
 PARTS = ("cartpole", "pong", "agent", "throughput", "training", "smoke")
 #: Parts too long for ``make bench``, run only when named: ``long`` is 30 minutes a seed.
-EXTRA_PARTS = ("long",)
+EXTRA_PARTS = ("long", "updates")
 #: The ``long`` profile's promise: a mean score above 0 over the last 100 games within this many minutes.
 LONG_MINUTES = 30
 #: Where ``--parts long`` keeps its seeds (merged with the seeds already there), for the report.
 LONG_RESULTS = ROOT / "benchmarks" / "lab3_long_runs.json"
+#: The update rules the ``updates`` part compares at equal wall time: overrides of the ``long`` profile.
+UPDATE_VARIANTS = {
+    "PPO, as written": {},
+    "REINFORCE, as before": {"pong_update_epochs": 1, "pong_minibatches": 1, "pong_learning_rate": 1e-3},
+}
+UPDATE_MINUTES = 10
+UPDATE_RESULTS = ROOT / "benchmarks" / "lab3_update_runs.json"
 #: A reference needs at least this many seeds. Cart-Pole runs 10: when its reward starts to climb
 #: varies from seed to seed (after about 100 episodes in some, 300 in others), and 5 seeds showed
 #: only the fast ones.
@@ -151,22 +162,24 @@ def pong(seeds, agent_steps=None, num_games=None, profile="default"):
           f"{format_mean_se(won, digits=2)} points won per game over {len(runs)} seed(s){' (± SE)' if won['se'] else ''}"
           f"{verdict}", flush=True)
     settings = {f"pong_{k}": v for k, v in dataclasses.asdict(lab.pong_config).items()
-                if k in ("num_games", "agent_steps", "batch_steps", "learning_rate", "entropy_bonus", "gamma")}
+                if k in ("num_games", "agent_steps", "batch_steps", "update_epochs", "minibatches", "clip", "learning_rate",
+                         "entropy_bonus", "gamma")}
     return {"profile": profile, "seeds": runs, "points_won": won, "target": target, "settings": settings,
             "knobs": lab.pong_config.settings()}
 
 
-def long_profile(seeds, minutes=LONG_MINUTES):
-    """The notebook's ``run_pong`` at its ``long`` profile, per seed: when it first beats the computer.
+def long_profile(seeds, minutes=LONG_MINUTES, overrides=None, until_beaten=False):
+    """The notebook's ``run_pong`` at its ``long`` profile (and ``overrides``), per seed: when it first beats the computer.
 
     Beating it means a mean score (won - lost) above 0 over the last 100 finished games. Each seed
     trains for the profile's step budget or ``minutes``, whichever comes first; the run records the
     agent steps and minutes at which the score first went above 0 (None if it never did), the final
     score and points won, and the curve (agent steps, minutes, score) after every 10th update.
+    With ``until_beaten`` a seed stops as soon as it beats the computer (its run says so).
     """
     runs = []
     for seed in _seed_list(seeds):
-        lab = load_lab(**profile_parameters("long"), seed=seed)
+        lab = load_lab(**{**profile_parameters("long"), **(overrides or {})}, seed=seed)
         curve, crossed, updates = [], {}, [0]
 
         def watch(steps, seconds, finished):
@@ -177,7 +190,7 @@ def long_profile(seeds, minutes=LONG_MINUTES):
                     crossed.update(agent_steps=steps, minutes=seconds / 60)
                 if updates[0] % 10 == 0 or crossed.get("agent_steps") == steps:  # every 10th update, and the crossing
                     curve.append([steps, round(seconds / 60, 2), score])
-            return seconds >= minutes * 60  # stop at the time limit
+            return seconds >= minutes * 60 or (until_beaten and bool(crossed))  # the time limit, or the win
 
         load = os.getloadavg()[0]
         with tempfile.TemporaryDirectory() as tmp:
@@ -186,7 +199,7 @@ def long_profile(seeds, minutes=LONG_MINUTES):
         run = {"seed": seed, "agent_steps": int(last["agent_steps"]), "minutes": last["seconds"] / 60,
                "score": float(np.mean(finished["score"][-100:])), "points_won": float(np.mean(finished["won"][-100:])),
                "beat_it_at_steps": crossed.get("agent_steps"), "beat_it_at_minutes": crossed.get("minutes"),
-               "curve": curve, "load_average": load}
+               "curve": curve, "load_average": load, "stopped_when_beaten": until_beaten and bool(crossed)}
         when = (f"score above 0 after {crossed['agent_steps']:,} agent steps, {crossed['minutes']:.1f} min"
                 if crossed else f"score never above 0 within {run['minutes']:.1f} min")
         print(f"pong (long) seed {seed}: {when}; at the end ({run['agent_steps']:,} steps, {run['minutes']:.1f} min) "
@@ -199,20 +212,46 @@ def long_profile(seeds, minutes=LONG_MINUTES):
             "knobs": lab.pong_config.settings()}
 
 
+def merge_seeds(kept, block):
+    """``block`` with the seeds of ``kept`` (an earlier block, or None) it did not measure again.
+
+    Seeds measured with other knobs than ``block``'s are dropped, with a line that says so.
+    """
+    kept = kept or {"seeds": []}
+    old = kept["seeds"] if kept.get("knobs") == block["knobs"] else []
+    if kept["seeds"] and not old:
+        print(f"dropping {len(kept['seeds'])} earlier seed(s): measured with other knobs")
+    new = {r["seed"]: r for r in old} | {r["seed"]: r for r in block["seeds"]}
+    runs = [new[s] for s in sorted(new)]
+    beaten = sum(1 for r in runs if r["beat_it_at_minutes"] is not None and r["beat_it_at_minutes"] <= block["minutes"])
+    return {**block, "seeds": runs, "beaten": beaten}
+
+
 def keep_long_runs(block, path=LONG_RESULTS):
     """Merge ``block``'s seeds into ``path`` (a seed measured again replaces its old run); return the path.
 
     The ``long`` part is too long for ``make bench``; the report reads its seeds from this file.
-    Seeds measured with other knobs than ``block``'s are dropped, with a line that says so.
     """
-    kept = json.loads(path.read_text()) if path.exists() else {"seeds": []}
-    old = kept["seeds"] if kept.get("knobs") == block["knobs"] else []
-    if kept["seeds"] and not old:
-        print(f"dropping {len(kept['seeds'])} long-profile seed(s) of {path.name}: measured with other knobs")
-    new = {r["seed"]: r for r in old} | {r["seed"]: r for r in block["seeds"]}
-    runs = [new[s] for s in sorted(new)]
-    beaten = sum(1 for r in runs if r["beat_it_at_minutes"] is not None and r["beat_it_at_minutes"] <= block["minutes"])
-    path.write_text(json.dumps({**block, "seeds": runs, "beaten": beaten}, indent=1) + "\n")
+    kept = json.loads(path.read_text()) if path.exists() else None
+    path.write_text(json.dumps(merge_seeds(kept, block), indent=1) + "\n")
+    return path
+
+
+def update_rules(seeds, minutes=UPDATE_MINUTES):
+    """Each of UPDATE_VARIANTS for ``minutes`` per seed (the ``long`` part's runs, cut short)."""
+    blocks = {}
+    for name, overrides in UPDATE_VARIANTS.items():
+        print(f"update rule: {name}", flush=True)
+        blocks[name] = {**long_profile(seeds, minutes=minutes, overrides=overrides), "overrides": overrides}
+    return {"minutes": minutes, "variants": blocks}
+
+
+def keep_update_runs(result, path=UPDATE_RESULTS):
+    """Merge the ``updates`` part's seeds into ``path``, variant by variant as keep_long_runs does; return the path."""
+    kept = json.loads(path.read_text())["variants"] if path.exists() else {}
+    variants = {name: merge_seeds(kept.get(name), block) for name, block in result["variants"].items()}
+    variants = {name: variants.get(name, kept.get(name)) for name in UPDATE_VARIANTS if name in variants or name in kept}
+    path.write_text(json.dumps({"minutes": result["minutes"], "variants": variants}, indent=1) + "\n")
     return path
 
 
@@ -352,7 +391,7 @@ def training_throughput(agent_steps):
             "steps_per_s": rate, "ceiling_steps_per_s": ceiling, "ratio": rate / ceiling, "load_average": load}
 
 
-def run(quick=False, seeds=None, parts=PARTS):
+def run(quick=False, seeds=None, parts=PARTS, until_beaten=False):
     """Run the chosen parts; print as it goes and return the numbers as a dict (``mitdeeplearning bench``)."""
     import keras
     import tensorflow as tf
@@ -377,7 +416,10 @@ def run(quick=False, seeds=None, parts=PARTS):
     if "smoke" in parts:
         result["smoke"] = smoke(seeds or (1 if quick else 10), seeds or (1 if quick else 5))
     if "long" in parts:
-        result["long"] = long_profile(seeds or (1 if quick else 5), minutes=0.5 if quick else LONG_MINUTES)
+        result["long"] = long_profile(seeds or (1 if quick else 5), minutes=0.5 if quick else LONG_MINUTES,
+                                      until_beaten=until_beaten)
+    if "updates" in parts:
+        result["updates"] = update_rules(seeds or 1, minutes=0.5 if quick else UPDATE_MINUTES)
     return result
 
 
@@ -472,6 +514,9 @@ def main():
                              "quick 1) or a list such as 1,3")
     parser.add_argument("--parts", default=",".join(PARTS),
                         help=f"comma-separated subset of {','.join(PARTS)} (default: all), or {','.join(EXTRA_PARTS)}")
+    parser.add_argument("--until-beaten", action="store_true",
+                        help="long: stop each seed once it beats the computer (its minutes and steps to score 0 "
+                             "are measured all the same; the final score is then the one at that moment)")
     parser.add_argument("--json", type=pathlib.Path, default=None, help="also write the results here")
     parser.add_argument("--write-references", action="store_true",
                         help="write the references of the parts run into mitdeeplearning/assets/reference")
@@ -485,12 +530,14 @@ def main():
         seeds = [int(x) for x in args.seeds.split(",") if x] if "," in args.seeds else int(args.seeds)
     if args.write_references and (args.quick or not {"cartpole", "pong", "smoke"} & set(parts)):
         parser.error("--write-references needs a full run (no --quick) of cartpole, pong or smoke")
-    result = run(quick=args.quick, seeds=seeds, parts=parts)
+    result = run(quick=args.quick, seeds=seeds, parts=parts, until_beaten=args.until_beaten)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1) + "\n")
     if "long" in result and not args.quick:
         print(f"long-profile seeds kept in {keep_long_runs(result['long']).relative_to(ROOT)} for the report")
+    if "updates" in result and not args.quick:
+        print(f"update-rule runs kept in {keep_update_runs(result['updates']).relative_to(ROOT)} for the report")
     if args.write_references:
         for path in write_training_references(result):
             print(f"reference for the notebook's live plot and verdict written to {path.relative_to(ROOT)}")

@@ -93,7 +93,40 @@ def test_lab3_long_profile_keeps_seeds_across_runs_and_reports_how_many_beat_the
     text = "\n".join(bench.lab3._long_lines(kept))
     assert "| 0 | 4,000,000 | 17.4 |" in text and "| 1 | not within the run | — |" in text
     assert "**1 of 2 seeds** beat the computer within 30 min" in text and "2 measured so far" in text
+    assert "stopped" not in text
+    stopped = {**_long_run(3, 2_000_000), "minutes": 8.7, "stopped_when_beaten": True}
+    text = "\n".join(bench.lab3._long_lines({**kept, "seeds": [stopped]}))
+    assert "| 3 | 2,000,000 | 8.7 | 7,000,000 | 8.7 (stopped: beaten) |" in text and "`--until-beaten`" in text
     # other knobs: the old seeds are not this profile's any more
     lab3_rl["keep_long_runs"]({"minutes": 30, "knobs": {**knobs, "pong_num_games": 16}, "seeds": [_long_run(2)]}, path)
     assert [r["seed"] for r in json.loads(path.read_text())["seeds"]] == [2]
-    assert "dropping 2 long-profile seed(s)" in capsys.readouterr().out
+    assert "dropping 2 earlier seed(s): measured with other knobs" in capsys.readouterr().out
+
+
+def test_lab3_update_rules_keep_their_seeds_per_rule_and_report_the_score_at_each_mark(tmp_path):
+    from mdl_tools.bench import common
+
+    lab3_rl = common.benchmark_module("lab3_rl.py")
+    ppo, reinforce = lab3_rl["UPDATE_VARIANTS"]  # the names, in the order the report shows them
+    knobs = {"pong_agent_steps": 4_000_000, "pong_update_epochs": 4, "pong_minibatches": 4, "pong_clip": 0.1,
+             "pong_learning_rate": 5e-4}
+    one_step = {**knobs, "pong_update_epochs": 1, "pong_minibatches": 1, "pong_learning_rate": 1e-3}
+
+    def run(seed, scores):  # the curve's rows: agent steps, minutes, score
+        curve = [[100_000 * (i + 1), 2.4 * (i + 1), x] for i, x in enumerate(scores)]
+        return {**_long_run(seed), "agent_steps": 1_000_000, "minutes": 10.0, "curve": curve}
+
+    path = tmp_path / "updates.json"
+    lab3_rl["keep_update_runs"]({"minutes": 10, "variants": {
+        reinforce: {"minutes": 10, "knobs": one_step, "seeds": [run(0, [-20, -15, -12, -10])]}}}, path)
+    lab3_rl["keep_update_runs"]({"minutes": 10, "variants": {
+        ppo: {"minutes": 10, "knobs": knobs, "seeds": [run(0, [-19, -10, -7, -5])]}}}, path)
+    kept = json.loads(path.read_text())
+    assert list(kept["variants"]) == [ppo, reinforce]  # a rule measured later keeps the others' runs
+    text = "\n".join(bench.lab3._update_lines(kept))
+    # 2.5 min: the point at 2.4; 5 min: the one at 4.8; 7.5: 7.2; 10: 9.6
+    assert (f"| {ppo}: PPO's clipped objective (clip 0.1), 4 passes × 4 minibatches per batch, Adam 0.0005 "
+            "| 0 | -19.00 | -10.00 | -7.00 | -5.00 |") in text
+    assert (f"| {reinforce}: Part 1's REINFORCE step, one gradient step per batch, Adam 0.001 "
+            "| 0 | -20.00 | -15.00 | -12.00 | -10.00 |") in text
+    assert "| 1,000,000 | 1,667 |" in text

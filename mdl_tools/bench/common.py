@@ -216,6 +216,8 @@ def stamp(section):
         start, end = section["load_average"]
         busy = max(start, end) > m["cpu_count"] + 0.5
         text += f"; 1-min load average {start:.1f} → {end:.1f}" + (" (the machine was shared: times are inflated)" if busy else "")
+    if section.get("remeasured"):  # parts measured again later, on their own (say which, when and how)
+        text += f". Measured again since: {section['remeasured']}"
     return text + ".*"
 
 

@@ -10,17 +10,21 @@ from .reference import REFERENCE_CAPTION, draw_references
 
 def measure(quick, work_dir, figures, log=print):
     rl = common.run_benchmark("lab3_rl.py", quick, log)
-    long_runs = common.repository_root() / "benchmarks" / "lab3_long_runs.json"
-    if long_runs.exists() and not quick:  # the long profile's seeds, measured on their own (30 min each)
-        rl["long"] = json.loads(long_runs.read_text())
+    for key, name in (("long", "lab3_long_runs.json"), ("updates", "lab3_update_runs.json")):
+        kept = common.repository_root() / "benchmarks" / name
+        if kept.exists() and not quick:  # parts too long for make bench, measured on their own (10-30 min a run)
+            rl[key] = json.loads(kept.read_text())
     if not quick:  # what the notebook's live plots draw behind the student's curve, and judge it against
         for path in common.benchmark_module("lab3_rl.py")["write_training_references"](rl):
             log(f"  wrote {path.relative_to(common.repository_root())}")
     draw_cartpole_rewards(rl["cartpole"], figures / "lab3_cartpole_rewards.png")
     draw_pong_learning(rl, figures / "lab3_pong_learning.png", band=not quick)
     draw_pong_strip(figures / "lab3_pong_frame_differences.png")
+    drawn = ["lab3_cartpole_rewards.png", "lab3_pong_learning.png", "lab3_pong_frame_differences.png"]
+    if draw_pong_minutes(rl, figures / "lab3_pong_minutes.png"):
+        drawn.append("lab3_pong_minutes.png")
     bands = draw_references(["lab3.cartpole", "lab3.pong"], figures / "lab3_references.png")
-    return {"rl": rl, "figures": ["lab3_cartpole_rewards.png", "lab3_pong_learning.png", "lab3_pong_frame_differences.png", bands]}
+    return {"rl": rl, "figures": [*drawn, bands]}
 
 
 def _pm(values, digits=2, sign=False):
@@ -65,6 +69,13 @@ def _what_good_looks_like(rl):
     if beat:
         text.append(f"Beating the built-in opponent (score > 0) took the shipped agent {_minutes(beat['seconds'])} "
                     "of one CPU core.")
+    long = rl.get("long")
+    if long and long["seeds"]:
+        times = [r["beat_it_at_minutes"] for r in long["seeds"] if r["beat_it_at_minutes"] is not None]
+        when = (f", after {min(times):.0f}–{max(times):.0f} min" if len(times) > 1 else
+                f", after {times[0]:.0f} min" if times else "")
+        text.append(f"A student's own agent, trained from scratch with the `long` profile on 2 CPU cores, beat it in "
+                    f"{long['beaten']} of {_seeds(len(long['seeds']))} within {long['minutes']} min{when}.")
     text.append("All numbers below come from the solution notebook's own `run_cartpole`, `run_pong` and "
                 "`choose_action` (`benchmarks/lab3_rl.py`). ± is the standard error over seeds (over games for "
                 "the evaluations).")
@@ -87,11 +98,12 @@ def render(s, fig):
     if solved:
         lines.append(f"| **median of solved** | {np.median([r['solved_episode'] for r in solved]):.0f} "
                      f"| {np.median([r['seconds'] for r in solved]):.1f} |")
-    lines += (_pong_lines(rl) + _long_lines(rl.get("long")) + _agent_lines(agent) + _throughput_lines(speed)
-              + _training_lines(rl.get("training")))
+    lines += (_pong_lines(rl) + _update_lines(rl.get("updates")) + _long_lines(rl.get("long")) + _agent_lines(agent)
+              + _throughput_lines(speed) + _training_lines(rl.get("training")))
     lines += ["", common.stamp(s), "", *common.images(s, fig, {
         "lab3_cartpole_rewards.png": "Cart-Pole reward curves",
         "lab3_pong_learning.png": "Pong: points won per game against agent steps",
+        "lab3_pong_minutes.png": "Pong: score against minutes of training on 2 cores, update rules and the long profile",
         "lab3_pong_frame_differences.png": "Pong frames and frame differences",
         "lab3_references.png": REFERENCE_CAPTION})]
     return lines
@@ -102,7 +114,7 @@ def _pong_lines(rl):
     st, target = pong["settings"], pong["target"]
     lines = [
         "", f"Pong, the `default` budget: {st['pong_agent_steps']:,} agent steps of `run_pong` ({st['pong_num_games']} games, "
-        f"updates on {st['pong_batch_steps']:,} steps of completed rallies, Adam {st['pong_learning_rate']:g}, "
+        f"updates on {st['pong_batch_steps']:,} steps of completed rallies: {_update_rule(st)}; Adam {st['pong_learning_rate']:g}, "
         f"entropy bonus {st['pong_entropy_bonus']:g}, γ {st['pong_gamma']}), {_seeds(len(pong['seeds']))}; "
         "the last 100 finished games of each run:", "",
         "| seed | points won per game | score (won − lost) | seconds | agent steps/s with learning |", "|---|---|---|---|---|",
@@ -123,6 +135,44 @@ def _pong_lines(rl):
     return lines
 
 
+def _update_rule(knobs):
+    """How each batch is learned from, in words (older results, measured before the knob existed: one step)."""
+    epochs, parts = knobs.get("pong_update_epochs", 1), knobs.get("pong_minibatches", 1)
+    if epochs == 1 and parts == 1:
+        return "Part 1's REINFORCE step, one gradient step per batch"
+    return f"PPO's clipped objective (clip {knobs['pong_clip']:g}), {epochs} passes × {parts} minibatches per batch"
+
+
+#: Where the update-rule table reads each run's score: minutes of training on 2 cores.
+UPDATE_MARKS = (2.5, 5, 7.5, 10)
+
+
+def _score_at(curve, minutes):
+    """The score of the last curve point at or before ``minutes`` (curve rows: agent steps, minutes, score)."""
+    before = [row for row in curve if row[1] <= minutes]
+    return before[-1][2] if before else None
+
+
+def _update_lines(updates):
+    """The update rules at equal wall time: score (last 100 games) after each mark, per rule and seed."""
+    if not updates or not updates["variants"]:
+        return []
+    marks = [m for m in UPDATE_MARKS if m <= updates["minutes"]]
+    lines = [f"Update rules compared at equal wall time (`benchmarks/lab3_rl.py --parts updates`): the `long` "
+             f"profile's `run_pong`, each rule for {updates['minutes']} min on 2 cores with no other work; the score "
+             "(won − lost) of the last 100 games after so many minutes:", "",
+             "| update rule | seed | " + " | ".join(f"{m:g} min" for m in marks) + " | agent steps | agent steps/s |",
+             "|---|---|" + "---|" * len(marks) + "---|---|"]
+    for name, block in updates["variants"].items():
+        for r in block["seeds"]:
+            scores = [_score_at(r["curve"], m) for m in marks]
+            cells = " | ".join("—" if x is None else f"{x:+.2f}" for x in scores)
+            lines.append(f"| {name}: {_update_rule(block['knobs'])}, Adam {block['knobs']['pong_learning_rate']:g} "
+                         f"| {r['seed']} | {cells} | {r['agent_steps']:,} "
+                         f"| {r['agent_steps'] / (r['minutes'] * 60):,.0f} |")
+    return lines + [""]
+
+
 def _long_lines(long):
     """Beat it yourself: the ``long`` profile's seeds, and how many beat the computer within the time promised."""
     if not long or not long["seeds"]:
@@ -134,16 +184,20 @@ def _long_lines(long):
              "mean score (won − lost) over the last 100 games goes above 0:", "",
              "| seed | score > 0 after (agent steps) | after (minutes) | at the end: agent steps | minutes | score "
              "| points won per game |", "|---|---|---|---|---|---|---|"]
+    stopped = any(r.get("stopped_when_beaten") for r in runs)
     for r in runs:
         if r["beat_it_at_steps"] is None:
             steps, after = "not within the run", "—"
         else:
             steps, after = f"{r['beat_it_at_steps']:,}", f"{r['beat_it_at_minutes']:.1f}"
-        lines.append(f"| {r['seed']} | {steps} | {after} | {r['agent_steps']:,} | {r['minutes']:.1f} "
+        mark = " (stopped: beaten)" if r.get("stopped_when_beaten") else ""
+        lines.append(f"| {r['seed']} | {steps} | {after} | {r['agent_steps']:,} | {r['minutes']:.1f}{mark} "
                      f"| {r['score']:+.2f} | {r['points_won']:.2f} |")
     lines += ["", f"**{long['beaten']} of {_seeds(len(runs))}** beat the computer within {minutes} min"
               + (f" (the promise asks for 4 of 5 seeds; {len(runs)} measured so far)." if len(runs) < 5 else
-                 f" (promise: 4 of 5 seeds: **{'met' if long['beaten'] >= 4 else 'not met'}**)."), ""]
+                 f" (promise: 4 of 5 seeds: **{'met' if long['beaten'] >= 4 else 'not met'}**).")
+              + (" Seeds marked *stopped: beaten* were stopped as soon as they beat the computer "
+                 "(`--until-beaten`): their end is that moment." if stopped else ""), ""]
     return lines
 
 
@@ -154,7 +208,8 @@ def _agent_lines(agent):
         last, beat = record[-1], _first_win(record)
         lines += [
             f"The shipped agent (`mdl.lab3.load_pretrained_pong()`): the same `run_pong` with the `full` profile's "
-            f"knobs (batches of {knobs['pong_batch_steps']:,} rally steps, Adam {knobs['pong_learning_rate']:g}), trained for "
+            f"knobs (batches of {knobs['pong_batch_steps']:,} rally steps, {_update_rule(knobs)}, Adam "
+            f"{knobs['pong_learning_rate']:g}), trained for "
             f"{int(last['agent_steps']):,} agent steps in {last['seconds'] / 60:.0f} min on one CPU core "
             f"(`benchmarks/lab3_pong_long.py`, pinned to one core that no other measurement used); its record is "
             f"`mitdeeplearning/assets/pong_agent.csv`. "
@@ -237,6 +292,31 @@ def draw_pong_learning(rl, path, band=True):
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def draw_pong_minutes(rl, path):
+    """Score against minutes of training on 2 cores: the update rules (``updates``) and the long profile's
+    seeds (``long``). Returns False (and draws nothing) when neither was measured."""
+    runs = [(f"{name}, seed {r['seed']}", r["curve"]) for name, block in (rl.get("updates") or {}).get("variants", {}).items()
+            for r in block["seeds"]]
+    runs += [(f"long profile, seed {r['seed']}", r["curve"]) for r in (rl.get("long") or {}).get("seeds", [])]
+    if not runs:
+        return False
+    plt = common.pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    for label, curve in runs:
+        curve = np.asarray(curve, dtype=float)
+        if len(curve):
+            ax.plot(curve[:, 1], curve[:, 2], label=label, lw=1.2)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xlabel("minutes of training (2 CPU cores)")
+    ax.set_ylabel("score, won − lost (last 100 games)")
+    ax.set_ylim(-21, 21)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
 
 
 def draw_cartpole_rewards(cartpole, path):
