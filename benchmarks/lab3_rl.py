@@ -57,6 +57,7 @@ import nbformat
 import numpy as np
 
 from mdl_tools import notebook_code, runner
+from mdl_tools.bench import common
 from mdl_tools.bench.common import format_mean_se, mean_se
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -192,14 +193,15 @@ def long_profile(seeds, minutes=LONG_MINUTES, overrides=None, until_beaten=False
                     curve.append([steps, round(seconds / 60, 2), score])
             return seconds >= minutes * 60 or (until_beaten and bool(crossed))  # the time limit, or the win
 
-        load = os.getloadavg()[0]
+        load, machine = os.getloadavg()[0], common.machine_info()  # minutes compare only on one processor
         with tempfile.TemporaryDirectory() as tmp:
             _, record, finished = lab.run_pong(lab.pong_config, tmp, on_update=watch)
             last = record.last()
         run = {"seed": seed, "agent_steps": int(last["agent_steps"]), "minutes": last["seconds"] / 60,
                "score": float(np.mean(finished["score"][-100:])), "points_won": float(np.mean(finished["won"][-100:])),
                "beat_it_at_steps": crossed.get("agent_steps"), "beat_it_at_minutes": crossed.get("minutes"),
-               "curve": curve, "load_average": load, "stopped_when_beaten": until_beaten and bool(crossed)}
+               "curve": curve, "load_average": load, "stopped_when_beaten": until_beaten and bool(crossed),
+               **{k: machine[k] for k in ("processor", "date")}}
         when = (f"score above 0 after {crossed['agent_steps']:,} agent steps, {crossed['minutes']:.1f} min"
                 if crossed else f"score never above 0 within {run['minutes']:.1f} min")
         print(f"pong (long) seed {seed}: {when}; at the end ({run['agent_steps']:,} steps, {run['minutes']:.1f} min) "
@@ -438,7 +440,7 @@ def write_training_references(results, directory=None):
     a quick run, a part with fewer than MIN_REFERENCE_SEEDS seeds, or a Cart-Pole seed cut short by
     the time limit: a reference must be what the notebook's own runs do at that profile.
     """
-    from mdl_tools.bench import common, reference
+    from mdl_tools.bench import reference
 
     if results.get("quick"):
         raise ValueError("a --quick run's budgets are not the notebook's: references come from full runs")

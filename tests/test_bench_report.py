@@ -97,6 +97,12 @@ def test_lab3_long_profile_keeps_seeds_across_runs_and_reports_how_many_beat_the
     stopped = {**_long_run(3, 2_000_000), "minutes": 8.7, "stopped_when_beaten": True}
     text = "\n".join(bench.lab3._long_lines({**kept, "seeds": [stopped]}))
     assert "| 3 | 2,000,000 | 8.7 | 7,000,000 | 8.7 (stopped: beaten) |" in text and "`--until-beaten`" in text
+    assert "more than one kind of processor" not in text
+    # seeds timed on different processors: each row names its own, and the text says minutes do not compare
+    other = {**_long_run(4, 2_000_000), "minutes": 20.0, "processor": "AMD EPYC"}
+    text = "\n".join(bench.lab3._long_lines({**kept, "seeds": [{**stopped, "processor": "Intel Xeon"}, other]}))
+    assert "| 8.7 (stopped: beaten) | +1.50 | 19.00 | 13,410 | Intel Xeon |" in text
+    assert "| AMD EPYC |" in text and "their minutes compare only on the same one" in text
     # other knobs: the old seeds are not this profile's any more
     lab3_rl["keep_long_runs"]({"minutes": 30, "knobs": {**knobs, "pong_num_games": 16}, "seeds": [_long_run(2)]}, path)
     assert [r["seed"] for r in json.loads(path.read_text())["seeds"]] == [2]

@@ -69,17 +69,23 @@ def _what_good_looks_like(rl):
     if beat:
         text.append(f"Beating the built-in opponent (score > 0) took the shipped agent {_minutes(beat['seconds'])} "
                     "of one CPU core.")
-    long = rl.get("long")
-    if long and long["seeds"]:
-        times = [r["beat_it_at_minutes"] for r in long["seeds"] if r["beat_it_at_minutes"] is not None]
-        when = (f", after {min(times):.0f}–{max(times):.0f} min" if len(times) > 1 else
-                f", after {times[0]:.0f} min" if times else "")
-        text.append(f"A student's own agent, trained from scratch with the `long` profile on 2 CPU cores, beat it in "
-                    f"{long['beaten']} of {_seeds(len(long['seeds']))} within {long['minutes']} min{when}.")
+    if _long_sentence(rl.get("long")):
+        text.append(_long_sentence(rl.get("long")))
     text.append("All numbers below come from the solution notebook's own `run_cartpole`, `run_pong` and "
                 "`choose_action` (`benchmarks/lab3_rl.py`). ± is the standard error over seeds (over games for "
                 "the evaluations).")
     return " ".join(text)
+
+
+def _long_sentence(long):
+    """The opening paragraph's sentence on the ``long`` profile ("" when it was not measured)."""
+    if not long or not long["seeds"]:
+        return ""
+    times = [r["beat_it_at_minutes"] for r in long["seeds"] if r["beat_it_at_minutes"] is not None]
+    when = (f", after {min(times):.0f}–{max(times):.0f} min" if len(times) > 1 else
+            f", after {times[0]:.0f} min" if times else "")
+    return (f"A student's own agent, trained from scratch with the `long` profile on 2 CPU cores, beat it in "
+            f"{long['beaten']} of {_seeds(len(long['seeds']))} within {long['minutes']} min{when}.")
 
 
 def render(s, fig):
@@ -183,7 +189,7 @@ def _long_lines(long):
              f"with no other work (`benchmarks/lab3_rl.py --parts long`). The agent beats the computer when its "
              "mean score (won − lost) over the last 100 games goes above 0:", "",
              "| seed | score > 0 after (agent steps) | after (minutes) | at the end: agent steps | minutes | score "
-             "| points won per game |", "|---|---|---|---|---|---|---|"]
+             "| points won per game | agent steps/s | processor |", "|---|---|---|---|---|---|---|---|---|"]
     stopped = any(r.get("stopped_when_beaten") for r in runs)
     for r in runs:
         if r["beat_it_at_steps"] is None:
@@ -192,12 +198,15 @@ def _long_lines(long):
             steps, after = f"{r['beat_it_at_steps']:,}", f"{r['beat_it_at_minutes']:.1f}"
         mark = " (stopped: beaten)" if r.get("stopped_when_beaten") else ""
         lines.append(f"| {r['seed']} | {steps} | {after} | {r['agent_steps']:,} | {r['minutes']:.1f}{mark} "
-                     f"| {r['score']:+.2f} | {r['points_won']:.2f} |")
+                     f"| {r['score']:+.2f} | {r['points_won']:.2f} | {r['agent_steps'] / (60 * r['minutes']):,.0f} "
+                     f"| {r.get('processor', 'not recorded')} |")
     lines += ["", f"**{long['beaten']} of {_seeds(len(runs))}** beat the computer within {minutes} min"
               + (f" (the promise asks for 4 of 5 seeds; {len(runs)} measured so far)." if len(runs) < 5 else
                  f" (promise: 4 of 5 seeds: **{'met' if long['beaten'] >= 4 else 'not met'}**).")
               + (" Seeds marked *stopped: beaten* were stopped as soon as they beat the computer "
-                 "(`--until-beaten`): their end is that moment." if stopped else ""), ""]
+                 "(`--until-beaten`): their end is that moment." if stopped else "")
+              + (" The seeds ran on more than one kind of processor: their minutes compare only on the same one, "
+                 "their agent steps on any." if len({r.get("processor") for r in runs}) > 1 else ""), ""]
     return lines
 
 
@@ -299,7 +308,10 @@ def draw_pong_minutes(rl, path):
     seeds (``long``). Returns False (and draws nothing) when neither was measured."""
     runs = [(f"{name}, seed {r['seed']}", r["curve"]) for name, block in (rl.get("updates") or {}).get("variants", {}).items()
             for r in block["seeds"]]
-    runs += [(f"long profile, seed {r['seed']}", r["curve"]) for r in (rl.get("long") or {}).get("seeds", [])]
+    long = (rl.get("long") or {}).get("seeds", [])
+    several = len({r.get("processor") for r in long}) > 1  # then each curve names its processor
+    runs += [(f"long profile, seed {r['seed']}" + (f" ({r.get('processor', 'processor not recorded')})" if several else ""),
+              r["curve"]) for r in long]
     if not runs:
         return False
     plt = common.pyplot()
