@@ -663,13 +663,13 @@ def debias_on(flag):
 
 
 def notebook_names():
-    """What the notebook's cells define before train_dbvae: principal_projection, and stand-ins for
-    the other TODOs' answers (the check hands train_dbvae its own loader and settings)."""
+    """What the notebook's cells define before train_dbvae: principal_projection, make_optimizer, and
+    stand-ins for the other TODOs' answers (the check hands train_dbvae its own loader and settings)."""
     names = {"dataclasses": __import__("dataclasses"), "time": __import__("time"), "keras": keras, "tf": tf, "np": np,
              "mdl": mdl, "tqdm": tqdm,
              "debias_on": debias_on, "get_training_sample_probabilities": probs_variant("ok"),
              "debiasing_loss_function": debias_variant("ok", 0.0005)}
-    for name in ("principal_projection", "TrainSettings"):
+    for name in ("principal_projection", "TrainSettings", "make_optimizer"):
         exec(compile(notebook_definition(name), f"<{NOTEBOOK.name}: {name}>", "exec"), names)  # noqa: S102
     return names
 
