@@ -69,8 +69,9 @@ def _what_good_looks_like(rl):
     if beat:
         text.append(f"Beating the built-in opponent (score > 0) took the shipped agent {_minutes(beat['seconds'])} "
                     "of one CPU core.")
-    if _long_sentence(rl.get("long")):
-        text.append(_long_sentence(rl.get("long")))
+    long = _long_sentence(rl.get("long"))
+    if long:
+        text.append(long)
     text.append("All numbers below come from the solution notebook's own `run_cartpole`, `run_pong` and "
                 "`choose_action` (`benchmarks/lab3_rl.py`). ± is the standard error over seeds (over games for "
                 "the evaluations).")
@@ -179,6 +180,11 @@ def _update_lines(updates):
     return lines + [""]
 
 
+def _several_processors(runs):
+    """Whether the runs were timed on more than one kind of processor (their minutes do not compare)."""
+    return len({r.get("processor") for r in runs}) > 1
+
+
 def _long_lines(long):
     """Beat it yourself: the ``long`` profile's seeds, and how many beat the computer within the time promised."""
     if not long or not long["seeds"]:
@@ -206,7 +212,7 @@ def _long_lines(long):
               + (" Seeds marked *stopped: beaten* were stopped as soon as they beat the computer "
                  "(`--until-beaten`): their end is that moment." if stopped else "")
               + (" The seeds ran on more than one kind of processor: their minutes compare only on the same one, "
-                 "their agent steps on any." if len({r.get("processor") for r in runs}) > 1 else ""), ""]
+                 "their agent steps on any." if _several_processors(runs) else ""), ""]
     return lines
 
 
@@ -309,7 +315,7 @@ def draw_pong_minutes(rl, path):
     runs = [(f"{name}, seed {r['seed']}", r["curve"]) for name, block in (rl.get("updates") or {}).get("variants", {}).items()
             for r in block["seeds"]]
     long = (rl.get("long") or {}).get("seeds", [])
-    several = len({r.get("processor") for r in long}) > 1  # then each curve names its processor
+    several = _several_processors(long)  # then each curve names its processor
     runs += [(f"long profile, seed {r['seed']}" + (f" ({r.get('processor', 'processor not recorded')})" if several else ""),
               r["curve"]) for r in long]
     if not runs:
