@@ -61,10 +61,18 @@ class FaceLoader:
         inds = np.asarray(inds, dtype=np.int64).reshape(-1)
         if len(inds) == 0:
             return np.zeros((0,) + tuple(self.image_dims), np.float32)
-        unique, inverse = np.unique(inds, return_inverse=True)  # h5py wants increasing indices
-        raw = self.images[unique]
-        self.reads += len(unique)
+        unique, inverse = np.unique(inds, return_inverse=True)
+        raw = self.read_rows(unique)
         return to_rgb_float(raw[inverse], self.channel_order, self._scale, self._grey)
+
+    def read_rows(self, rows):
+        """The stored images of the distinct ``rows``, as the file holds them (no conversion)."""
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        self.reads += len(rows)
+        if len(rows) == 0:
+            return np.zeros((0,) + tuple(self.images.shape[1:]), self.images.dtype)
+        # one read per row: h5py's list indexing (images[rows]) is about 100 times slower per row
+        return np.stack([self.images[i] for i in rows.tolist()])
 
     def get_train_size(self):
         """The number of training images, faces and non-faces."""

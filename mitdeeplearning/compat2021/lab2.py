@@ -59,8 +59,7 @@ class TrainingDatasetLoader(FaceLoader):
         if as_float:
             return self.read_images(self.pos_train_inds)
         inds = self.pos_train_inds
-        raw = self.images[inds] if len(inds) else np.zeros((0,) + tuple(self.image_dims), np.uint8)
-        self.reads += len(inds)
+        raw = self.read_rows(inds)
         if self.channel_order == "rgb" and not self._grey:  # grayscale has no channel order
             raw = raw[..., ::-1]
         if not self.channels_last:
