@@ -73,6 +73,35 @@ def test_lab2_one_seed_shows_the_mean_alone():
     assert "±" not in row and "| 60.0 |" in row
 
 
+def test_lab2_history_lists_every_earlier_run_then_this_one():
+    """The table of how the lesson's count moved: one row per kept run, counts as n/N ("–" where not
+    recorded), and a last row computed from the run being rendered."""
+    import json
+
+    from mdl_tools.bench import common, lab2
+
+    kept = json.loads((common.repository_root() / lab2.HISTORY).read_text())["runs"]
+    runs = {"cnn": [{"seed": s, "recall": [1.0, 0.7], "gap": g, "accuracy": 0.9, "darker_share": 0.005}
+                    for s, g in ((7, 30.0), (8, 8.0), (9, 20.0))],
+            "dbvae_pca1": [{"seed": s, "recall": [1.0, 0.9], "gap": g, "accuracy": 0.95, "darker_share": 0.03}
+                           for s, g in ((7, 10.0), (8, 4.0), (9, 25.0))]}
+    section = _lab2_section(runs)
+    section["debias"]["settings"].update(seeds=[7, 8, 9], resample_every=10, data={"darker_fraction": 0.005},
+                                         machine={"processor": "test CPU", "cores": 2, "tensorflow": "2.x", "keras": "3.x",
+                                                  "numpy": "2.x"})
+    per_seed = [{"seed": s, "holds": s == 7} for s in (7, 8, 9)]
+    section["debias"]["lesson"] = {"dbvae": "dbvae_pca1", "cnn_gap_min": 10, "seeds": 3, "per_seed": per_seed,
+                                   "dbvae_smaller": {"count": 2}, "cnn_biased": {"count": 2}, "holds": {"count": 1}}
+    lines = lab2.render(section, "docs/figures")
+    start = lines.index("| settings | seeds | processor | CNN gap | DB-VAE gap | DB-VAE < CNN | CNN ≥ 10 | both | role |")
+    rows = lines[start + 2:start + 2 + len(kept) + 1]
+    for row, run in zip(rows, kept):
+        assert row.startswith(f"| {run['settings']} | {run['seeds']} | {run['processor']} |") and run["commit"] in row
+        assert (f"| {run['holds']}/{run['n']} |" if run["holds"] is not None else "| – |") in row
+    assert rows[-1] == ("| this run, the notebook's settings: 0.5 % darker faces, resample every 10 | 7-9 | test CPU "
+                        "| +19.3 ± 6.4 | +13.0 ± 6.2 | 2/3 | 2/3 | 1/3 | the report |")
+
+
 def _long_run(seed, crossed_at=None):
     return {"seed": seed, "agent_steps": 7_000_000, "minutes": 30.0, "score": 1.5 if crossed_at else -4.0,
             "points_won": 19.0 if crossed_at else 14.0, "load_average": 0.1, "curve": [],

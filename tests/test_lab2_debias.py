@@ -151,7 +151,7 @@ def test_benchmark_run_returns_json_serialisable_results(tmp_path, monkeypatch):
 
 def test_benchmark_reports_fresh_seeds_by_default():
     bench = _load_benchmark()
-    assert bench.FRESH_SEEDS == list(range(120, 140))
+    assert bench.FRESH_SEEDS == list(range(140, 160))
     assert bench._seed_list(None, bench.FRESH_SEEDS) == bench.FRESH_SEEDS
     assert bench.parse_args(["--seeds", "100-103"]).seeds == "100-103"
 

@@ -89,6 +89,7 @@ def render(s, fig):
             lines.append(f"- {label}: {value} (target {v['target']}) — **{'met' if v['met'] else 'not met'}**"
                          + (f"; {v['note']}" if v.get("note") else ""))
     lines += _lesson_lines(db)
+    lines += _history_lines(db)
     lines += ["", common.stamp(s), "", *common.images(s, fig, {"lab2_group_recall.png": "recall per group",
                                                    "lab2_faces_per_group.png": "test faces per group",
                                                    "lab2_debias_references.png": REFERENCE_CAPTION})]
@@ -140,6 +141,47 @@ def _lesson_lines(db):
         lines += ["", f"Measured with {db['settings'].get('cpu_threads')} TensorFlow threads per operation on {machine['processor']} "
                       f"({machine['cores']} cores), TensorFlow {machine['tensorflow']}, Keras {machine['keras']}, NumPy {machine['numpy']}: "
                       "the same seed gives the same numbers on the same machine and software."]
+    return lines
+
+
+#: earlier runs of the debiasing benchmark at other settings (hand-kept: each row is a run that was made)
+HISTORY = "benchmarks/lab2_lesson_history.json"
+
+
+def _history_lines(db):
+    """How the lesson's count moved with the settings: the earlier runs, then this one."""
+    import json
+
+    lesson = db.get("lesson")
+    runs = json.loads((common.repository_root() / HISTORY).read_text())["runs"]
+    if not lesson or not runs:
+        return []
+
+    def count(value, n):
+        return "–" if value is None else f"{value}/{n}"
+
+    def gap(mean, se):
+        return f"{mean:+.1f} ± {se:.1f}"
+
+    lines = ["", f"**How the count moved with the settings** (earlier runs of this benchmark, kept in `{HISTORY}`; "
+                 "the last row is the run above). Gaps in points, mean ± SE; counts: DB-VAE gap below the CNN's, CNN gap "
+                 f"≥ {lesson['cnn_gap_min']:g}, both.", "",
+             "| settings | seeds | processor | CNN gap | DB-VAE gap | DB-VAE < CNN | CNN ≥ 10 | both | role |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        lines.append(f"| {r['settings']} | {r['seeds']} | {r['processor']} | {gap(*r['cnn_gap'])} | {gap(*r['dbvae_gap'])} "
+                     f"| {count(r['dbvae_smaller'], r['n'])} | {count(r['cnn_biased'], r['n'])} | {count(r['holds'], r['n'])} "
+                     f"| {r['role']} (commit {r['commit']}) |")
+    models, st = db["models"], db["settings"]
+    cnn = common.mean_se([r["gap"] for r in models["cnn"]["runs"]])
+    dbvae = common.mean_se([r["gap"] for r in models[lesson["dbvae"]]["runs"]])
+    seeds = st["seeds"]
+    span = f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else ", ".join(map(str, seeds))
+    n = lesson["seeds"]
+    lines.append(f"| this run, the notebook's settings: {100 * st['data']['darker_fraction']:g} % darker faces, "
+                 f"resample every {st['resample_every']} | {span} | {st.get('machine', {}).get('processor', '?')} | {gap(cnn['mean'], cnn['se'])} "
+                 f"| {gap(dbvae['mean'], dbvae['se'])} | {lesson['dbvae_smaller']['count']}/{n} "
+                 f"| {lesson['cnn_biased']['count']}/{n} | {lesson['holds']['count']}/{n} | the report |")
     return lines
 
 
