@@ -177,9 +177,9 @@ def _history_lines(db):
     dbvae = common.mean_se([r["gap"] for r in models[lesson["dbvae"]]["runs"]])
     seeds = st["seeds"]
     span = f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else ", ".join(map(str, seeds))
-    n = lesson["seeds"]
+    n, processor = lesson["seeds"], st.get("machine", {}).get("processor", "?")
     lines.append(f"| this run, the notebook's settings: {100 * st['data']['darker_fraction']:g} % darker faces, "
-                 f"resample every {st['resample_every']} | {span} | {st.get('machine', {}).get('processor', '?')} | {gap(cnn['mean'], cnn['se'])} "
+                 f"resample every {st['resample_every']} | {span} | {processor} | {gap(cnn['mean'], cnn['se'])} "
                  f"| {gap(dbvae['mean'], dbvae['se'])} | {lesson['dbvae_smaller']['count']}/{n} "
                  f"| {lesson['cnn_biased']['count']}/{n} | {lesson['holds']['count']}/{n} | the report |")
     return lines
