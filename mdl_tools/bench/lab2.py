@@ -160,16 +160,16 @@ def _history_lines(db):
     def count(value, n):
         return "–" if value is None else f"{value}/{n}"
 
-    def gap(mean, se):
-        return f"{mean:+.1f} ± {se:.1f}"
+    def gap(mean_se):
+        return common.format_mean_se(mean_se, sign=True)
 
     lines = ["", f"**How the count moved with the settings** (earlier runs of this benchmark, kept in `{HISTORY}`; "
                  "the last row is the run above). Gaps in points, mean ± SE; counts: DB-VAE gap below the CNN's, CNN gap "
                  f"≥ {lesson['cnn_gap_min']:g}, both.", "",
-             "| settings | seeds | processor | CNN gap | DB-VAE gap | DB-VAE < CNN | CNN ≥ 10 | both | role |",
+             f"| settings | seeds | processor | CNN gap | DB-VAE gap | DB-VAE < CNN | CNN ≥ {lesson['cnn_gap_min']:g} | both | role |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
-        lines.append(f"| {r['settings']} | {r['seeds']} | {r['processor']} | {gap(*r['cnn_gap'])} | {gap(*r['dbvae_gap'])} "
+        lines.append(f"| {r['settings']} | {r['seeds']} | {r['processor']} | {gap(_pair(r['cnn_gap']))} | {gap(_pair(r['dbvae_gap']))} "
                      f"| {count(r['dbvae_smaller'], r['n'])} | {count(r['cnn_biased'], r['n'])} | {count(r['holds'], r['n'])} "
                      f"| {r['role']} (commit {r['commit']}) |")
     models, st = db["models"], db["settings"]
@@ -179,10 +179,15 @@ def _history_lines(db):
     span = f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else ", ".join(map(str, seeds))
     n, processor = lesson["seeds"], st.get("machine", {}).get("processor", "?")
     lines.append(f"| this run, the notebook's settings: {100 * st['data']['darker_fraction']:g} % darker faces, "
-                 f"resample every {st['resample_every']} | {span} | {processor} | {gap(cnn['mean'], cnn['se'])} "
-                 f"| {gap(dbvae['mean'], dbvae['se'])} | {lesson['dbvae_smaller']['count']}/{n} "
+                 f"resample every {st['resample_every']} | {span} | {processor} | {gap(cnn)} "
+                 f"| {gap(dbvae)} | {lesson['dbvae_smaller']['count']}/{n} "
                  f"| {lesson['cnn_biased']['count']}/{n} | {lesson['holds']['count']}/{n} | the report |")
     return lines
+
+
+def _pair(mean_and_se):
+    """A kept ``[mean, se]`` as :func:`common.mean_se` returns it."""
+    return dict(zip(("mean", "se"), mean_and_se))
 
 
 def _percent(fractions):
