@@ -18,7 +18,9 @@ Parts (``--parts``, comma-separated; default all):
               training curve (pong_agent.csv).
   training    learning included: agent steps/s of the notebook's ``run_pong`` (default knobs,
               updates and all) over a short budget, as a share of the ceiling, the same number of
-              games stepped alone with random actions, measured just before in the same process.
+              games stepped alone with random actions, measured just before in the same process;
+              and the core time per agent step of the games, the policy and the update, with
+              the rate they allow on the machine's cores if everything overlapped perfectly.
   throughput  env steps/s of ``mdl.lab3.collect_rollout`` with the notebook's CNN and
               ``choose_action``, beside the same vector env stepped alone with random actions (the
               ceiling), and one ``model.predict`` per game per step (the 2020/21 way, below).
@@ -46,6 +48,7 @@ profile that ran, each with the knobs it was measured with (``CartPoleConfig.set
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import pathlib
@@ -366,11 +369,79 @@ def emulator_rate(envs, steps):
     return num_games * steps / (time.perf_counter() - start)
 
 
-def training_throughput(agent_steps):
+def _core_ms(work, count):
+    """CPU time of the whole process (every thread) per item while ``work()`` handles ``count`` items."""
+    start = time.process_time()
+    work()
+    return 1000 * (time.process_time() - start) / count
+
+
+def training_costs(lab, config, batches=3):
+    """Core milliseconds per agent step of each part of Pong training, at the notebook's knobs.
+
+    Training does three kinds of work per agent step: the emulators play it (and the frames are
+    preprocessed), the policy chooses its action, and the update learns from it (``update_policy``
+    on a batch of ``config.batch_steps`` steps, once per batch). However well they overlap, two cores
+    cannot train faster than ``2000 / (sum of the three)`` agent steps/s: the bound that the measured
+    training rate is compared with. The update is also timed as Part 1's REINFORCE step (one pass, one
+    minibatch) to show what the passes cost. Real frames: the batch is collected by the notebook's
+    games with random actions.
+    """
+    import mitdeeplearning as mdl
+
+    rng = np.random.default_rng(0)
+    games = mdl.lab3.PongGames(config.num_games)
+    observations = []
+    try:
+        steps = games.play(lambda obs: rng.integers(0, 6, len(obs)), seed=0)
+        next(steps)  # resetting the games takes seconds, once per training run: not a cost per step
+
+        def play():
+            for step in steps:
+                observations.extend(step.observations)
+                if len(observations) >= batches * config.batch_steps:
+                    break
+
+        games_ms = _core_ms(play, batches * config.batch_steps)
+        steps.close()
+    finally:
+        games.close()
+    observations = np.stack(observations[:config.batch_steps])
+    model = lab.create_pong_model(6)
+    policy = mdl.lab3.CompiledPolicy(model)
+    half = observations[:max(1, config.num_games // 2)]
+    policy(half)  # traced once, as in training
+    policy_ms = _core_ms(lambda: [policy(half) for _ in range(200)], 200 * len(half))
+
+    def update_ms(epochs, minibatches):
+        import keras
+
+        variant = dataclasses.replace(config, update_epochs=epochs, minibatches=minibatches)
+        optimizer = keras.optimizers.Adam(config.learning_rate)
+        optimizer.build(model.trainable_variables)  # as run_pong does: no variables created inside train_step
+        actions = rng.integers(0, 6, len(observations)).astype(np.int32)
+        advantages = rng.standard_normal(len(observations)).astype(np.float32)
+        loss = functools.partial(lab.pong_loss, clip=config.clip, entropy_bonus=config.entropy_bonus)
+        run_once = lambda: lab.update_policy(model, loss, optimizer, variant, rng, observations, actions, advantages)  # noqa: E731
+        run_once()  # traced once, as in training
+        return _core_ms(lambda: [run_once() for _ in range(batches)], batches * len(observations))
+
+    parts = {"games": games_ms, "policy": policy_ms, "update": update_ms(config.update_epochs, config.minibatches)}
+    reinforce = update_ms(1, 1)
+    cores = os.cpu_count()
+    bound = 1000 * cores / sum(parts.values())
+    return {"core_ms_per_agent_step": parts, "reinforce_update_core_ms": reinforce, "cores": cores,
+            "bound_steps_per_s": bound,
+            "reinforce_bound_steps_per_s": 1000 * cores / (parts["games"] + parts["policy"] + reinforce),
+            "update_rule": f"{config.update_epochs} x {config.minibatches}"}
+
+
+def training_throughput(agent_steps, cost_batches=3):
     """The notebook's ``run_pong`` at its default knobs for ``agent_steps``, against the emulator ceiling.
 
     The ceiling runs first, in the same process and with the same emulator threads, so that the two
-    share one machine state. Returns both rates and their ratio.
+    share one machine state; then what each part of training costs (``training_costs``) and the bound
+    that puts on the rate, then the training itself. Returns the rates, their ratio and the costs.
     """
     lab = load_lab(pong_agent_steps=agent_steps)
     config = lab.pong_config
@@ -381,16 +452,25 @@ def training_throughput(agent_steps):
         ceiling = emulator_rate(envs, max(200, agent_steps // (4 * config.num_games)))
     finally:
         envs.close()
+    costs = training_costs(lab, config, batches=cost_batches)
+    parts = costs["core_ms_per_agent_step"]
+    print(f"COSTS per agent step, core ms: games {parts['games']:.3f}, policy {parts['policy']:.3f}, update "
+          f"{parts['update']:.3f} ({costs['update_rule']}; REINFORCE's 1 x 1: {costs['reinforce_update_core_ms']:.3f}); "
+          f"on {costs['cores']} cores at most {costs['bound_steps_per_s']:,.0f} agent steps/s = "
+          f"{costs['bound_steps_per_s'] / ceiling:.0%} of the ceiling (REINFORCE: "
+          f"{costs['reinforce_bound_steps_per_s'] / ceiling:.0%})", flush=True)
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         _, record, _ = lab.run_pong(config, tmp)
         last = record.last()
     rate = float(last["agent_steps"]) / float(last["seconds"])
     print(f"TRAINING {config.num_games} games: run_pong {rate:,.0f} agent steps/s with learning over "
-          f"{int(last['agent_steps']):,} steps; emulators alone {ceiling:,.0f}; ratio {rate / ceiling:.0%} "
-          f"(1-min load {load:.1f} on {os.cpu_count()} cores)", flush=True)
+          f"{int(last['agent_steps']):,} steps; emulators alone {ceiling:,.0f}; ratio {rate / ceiling:.0%}, "
+          f"{rate / costs['bound_steps_per_s']:.0%} of the bound (1-min load {load:.1f} on {os.cpu_count()} cores)",
+          flush=True)
     return {"num_games": config.num_games, "agent_steps": int(last["agent_steps"]), "seconds": float(last["seconds"]),
-            "steps_per_s": rate, "ceiling_steps_per_s": ceiling, "ratio": rate / ceiling, "load_average": load}
+            "steps_per_s": rate, "ceiling_steps_per_s": ceiling, "ratio": rate / ceiling, "load_average": load,
+            "costs": costs, "machine": common.machine_info()}
 
 
 def run(quick=False, seeds=None, parts=PARTS, until_beaten=False):
@@ -412,7 +492,7 @@ def run(quick=False, seeds=None, parts=PARTS, until_beaten=False):
     if "agent" in parts:
         result["agent"] = agent(2 if quick else 20, max_steps=200 if quick else None)
     if "training" in parts:
-        result["training"] = training_throughput(4_000 if quick else 200_000)
+        result["training"] = training_throughput(4_000 if quick else 200_000, cost_batches=1 if quick else 3)
     if "throughput" in parts:
         result["throughput"] = throughput((4,) if quick else (16, 32, 64), steps=30 if quick else 300)
     if "smoke" in parts:

@@ -165,3 +165,23 @@ def test_lab3_update_rules_keep_their_seeds_per_rule_and_report_the_score_at_eac
     assert (f"| {reinforce}: Part 1's REINFORCE step, one gradient step per batch, Adam 0.001 "
             "| 0 | -20.00 | -15.00 | -12.00 | -10.00 |") in text
     assert "| 1,000,000 | 1,667 |" in text
+
+
+def test_lab3_training_speed_sets_the_measured_rate_against_what_the_costs_allow():
+    """Core ms per agent step of games, policy and update bound the rate on the cores; the report says
+    how close training came to that bound and what one update pass would allow instead."""
+    training = {"num_games": 32, "agent_steps": 200_000, "seconds": 400.0, "steps_per_s": 500.0,
+                "ceiling_steps_per_s": 2000.0, "ratio": 0.25, "load_average": 2.1,
+                "costs": {"core_ms_per_agent_step": {"games": 1.0, "policy": 0.5, "update": 2.5},
+                          "reinforce_update_core_ms": 0.5, "cores": 2, "bound_steps_per_s": 500.0,
+                          "reinforce_bound_steps_per_s": 1000.0, "update_rule": "4 x 4"}}
+    text = "\n".join(bench.lab3._training_lines(training))
+    assert "**500 agent steps/s**, 25% of the 2,000" in text
+    assert "the games (emulators and frame preprocessing) 1.00, the policy's choice 0.50, the update 2.50" in text
+    assert "4 passes over each batch in 4 minibatches" in text
+    assert "2 cores cannot train faster than 500 agent steps/s, 25% of the ceiling" in text
+    assert "the measured rate is 100% of that bound" in text
+    assert "with REINFORCE's one pass the bound would be 50%" in text
+    # an older result without the costs keeps its one sentence
+    old = {k: v for k, v in training.items() if k != "costs"}
+    assert "Where the time goes" not in "\n".join(bench.lab3._training_lines(old))

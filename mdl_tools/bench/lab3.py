@@ -259,14 +259,31 @@ def _throughput_lines(speed):
 
 
 def _training_lines(training):
-    """Learning included: the notebook's run_pong against the emulators alone, measured in one process."""
+    """Learning included: the notebook's run_pong against the emulators alone, measured in one process,
+    and (where measured) what each part of training costs and the rate that allows."""
     if not training:
         return []
-    return ["", f"Training speed, learning included: the notebook's `run_pong` at its default knobs "
+    text = (f"Training speed, learning included: the notebook's `run_pong` at its default knobs "
             f"({training['num_games']} games, {training['agent_steps']:,} agent steps) ran at "
             f"**{training['steps_per_s']:,.0f} agent steps/s**, {training['ratio']:.0%} of the "
             f"{training['ceiling_steps_per_s']:,.0f} that the same {training['num_games']} emulators reach alone with random "
-            f"actions, measured just before in the same process (1-min load {training['load_average']:.1f})."]
+            f"actions, measured just before in the same process (1-min load {training['load_average']:.1f}).")
+    costs = training.get("costs")
+    if costs:
+        parts, ceiling = costs["core_ms_per_agent_step"], training["ceiling_steps_per_s"]
+        epochs, minibatches = costs["update_rule"].split(" x ")
+        text += (f" Where the time goes, in core milliseconds per agent step (CPU time of every thread): the games "
+                 f"(emulators and frame preprocessing) {parts['games']:.2f}, the policy's choice {parts['policy']:.2f}, "
+                 f"the update {parts['update']:.2f} ({epochs} passes over each batch in {minibatches} minibatches; "
+                 f"Part 1's REINFORCE step, one pass, would cost {costs['reinforce_update_core_ms']:.2f}). However well "
+                 f"they overlap, {costs['cores']} cores cannot train faster than {costs['bound_steps_per_s']:,.0f} agent "
+                 f"steps/s, {costs['bound_steps_per_s'] / ceiling:.0%} of the ceiling; the measured rate is "
+                 f"{training['steps_per_s'] / costs['bound_steps_per_s']:.0%} of that bound. The update's passes, which "
+                 "make every sample count, are what keeps training far from the ceiling: with REINFORCE's one pass "
+                 f"the bound would be {costs['reinforce_bound_steps_per_s'] / ceiling:.0%}.")
+    if training.get("machine"):
+        text += f" (Measured {common.hardware_line(training['machine'])}.)"
+    return ["", text]
 
 
 def draw_pong_learning(rl, path, band=True):
