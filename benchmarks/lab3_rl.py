@@ -413,6 +413,8 @@ def training_costs(lab, config, batches=3):
     policy(half)  # traced once, as in training
     policy_ms = _core_ms(lambda: [policy(half) for _ in range(200)], 200 * len(half))
 
+    split = mdl.lab3.SplitBatch(model)  # as train_pong hands the model to update_policy
+
     def update_ms(epochs, minibatches):
         import keras
 
@@ -422,7 +424,7 @@ def training_costs(lab, config, batches=3):
         actions = rng.integers(0, 6, len(observations)).astype(np.int32)
         advantages = rng.standard_normal(len(observations)).astype(np.float32)
         loss = functools.partial(lab.pong_loss, clip=config.clip, entropy_bonus=config.entropy_bonus)
-        run_once = lambda: lab.update_policy(model, loss, optimizer, variant, rng, observations, actions, advantages)  # noqa: E731
+        run_once = lambda: lab.update_policy(split, loss, optimizer, variant, rng, observations, actions, advantages)  # noqa: E731
         run_once()  # traced once, as in training
         return _core_ms(lambda: [run_once() for _ in range(batches)], batches * len(observations))
 

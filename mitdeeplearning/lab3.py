@@ -37,6 +37,7 @@ from .rl import (  # noqa: F401  (re-exported)
     PRETRAINED_PONG_RECORD,
     CompiledPolicy,
     BackgroundUpdates,
+    SplitBatch,
     NumpyPolicy,
     PongGames,
     PongStep,
@@ -69,6 +70,7 @@ __all__ = [
     "PongGames",
     "PongStep",
     "BackgroundUpdates",
+    "SplitBatch",
     "validate_actions",
     # frames, returns, policies, rollouts
     "preprocess_frame",

@@ -408,3 +408,45 @@ def test_background_updates_play_one_update_behind_and_raise_the_updates_errors(
     with pytest.raises(RuntimeError, match="the update failed"):
         learner.submit(x=2)
     learner.close()
+
+
+@pytest.mark.parametrize("batch", [1, 2, 5, 64])
+def test_split_batch_gives_the_models_outputs_and_gradient_on_any_batch_size(batch):
+    """The halves are independent branches, but the model, its loss and its gradient are unchanged;
+    an odd batch splits unevenly and a batch of one leaves one half empty."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(3, 3, activation="relu"),
+                              keras.layers.Flatten(), keras.layers.Dense(4)])
+    split = rl.SplitBatch(model)
+    x = tf.constant(np.random.default_rng(1).normal(size=(batch, 6, 6, 1)).astype(np.float32))
+    assert all(a is b for a, b in zip(split.trainable_variables, model.trainable_variables))  # the model's own
+
+    @tf.function
+    def loss_and_grads(m):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(m(x, training=True)))
+        return m(x), loss, tape.gradient(loss, model.trainable_variables)
+
+    out, loss, grads = loss_and_grads(model)
+    split_out, split_loss, split_grads = loss_and_grads(split)
+    np.testing.assert_allclose(split_out.numpy(), out.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(split_loss.numpy(), loss.numpy(), rtol=1e-5)
+    for a, b in zip(split_grads, grads):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_split_batch_runs_each_part_and_rejects_no_parts():
+    calls = []
+
+    def model(x, training=False):
+        calls.append(int(x.shape[0]))
+        return x * 2
+
+    out = rl.SplitBatch(model, parts=3)(np.arange(7, dtype=np.float32).reshape(7, 1))
+    np.testing.assert_array_equal(out.numpy().ravel(), np.arange(7) * 2)
+    assert calls == [2, 2, 3]
+    with pytest.raises(ValueError, match="parts must be at least 1"):
+        rl.SplitBatch(model, parts=0)
