@@ -369,16 +369,27 @@ def test_points_from_metadata_and_own_check_cells(tmp_path, level):
     right = {1: "total = sum(range(steps))", 2: "twice = total + total"}  # another spelling of TODO 2
     classroom.write(classroom.fill(template, right), subs / "a.ipynb")
     classroom.write(classroom.fill(template, {1: "total = steps * 10", 2: "twice = 2 * total"}), subs / "b.ipynb")
+    # a right answer that also leaves a process running in the background (the screen, off here,
+    # would refuse its imports: what ends the process must not depend on it)
+    marker = f"mdl-leftover-probe-{level}-{os.getpid()}"
+    background = f"import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', '{marker}'])"
+    classroom.write(classroom.fill(template, {**right, 1: right[1] + "\n" + background}), subs / "c.ipynb")
     files = grade.collect([subs])
     grader = grade.Grader(root, [template], tmp_path / "out", cell_timeout=CELL_TIMEOUT, submissions=files,
-                          level=level)
-    results, _ = grade.grade_class(grader, files, workers=2, progress=False)
+                          level=level, screen=False)
+    work = tmp_path / "work"
+    work.mkdir()
+    results, _ = grade.grade_class(grader, files, workers=2, progress=False, workspace_base=work)
     assert {r["isolation"] for r in results} == {level}
     rows = {r["file"]: [(t["status"], t["points"]) for t in r["todos"]] for r in results}
     # one own-check cell judges both TODOs of the cell: a wrong total fails them both
-    assert rows == {"a.ipynb": [("pass", 2), ("pass", 1)], "b.ipynb": [("fail", 0), ("fail", 0)]}
+    assert rows == {"a.ipynb": [("pass", 2), ("pass", 1)], "b.ipynb": [("fail", 0), ("fail", 0)],
+                    "c.ipynb": [("pass", 2), ("pass", 1)]}
     assert "total should be" in results[1]["todos"][0]["message"]
-    assert [r["total"] for r in results] == [3, 0] and results[0]["max_points"] == 3
+    assert [r["total"] for r in results] == [3, 0, 3] and results[0]["max_points"] == 3
+    # at every level, no kernel and nothing a submission started outlives the grading
+    running = subprocess.run(["ps", "-ww", "-eo", "pid=,args="], capture_output=True, text=True, check=True).stdout
+    assert not [line for line in running.splitlines() if str(work) in line or marker in line]
 
 
 def test_a_file_name_is_never_a_spreadsheet_formula(tmp_path):

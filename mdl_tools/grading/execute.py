@@ -334,6 +334,24 @@ def _kernel_manager(spec, level, log_file):
     return km
 
 
+def _end_kernel(km, level, uid):
+    """End the kernel and what it started, at every isolation level.
+
+    The notebook client leaves alone a kernel manager it was handed, so the grader shuts the kernel
+    down itself: ``shutdown_kernel(now=True)`` sends SIGKILL to the kernel's process group (at
+    "limits-only" the kernel and its forks; at the other levels ``unshare`` or the sandbox's
+    launcher). At "strong" and "uid" every process of the worker slot's user id ends too, daemons
+    included; at "limits-only" a process that left the group runs as the grader and is out of reach
+    (the report names the level).
+    """
+    from jupyter_core.utils import run_sync
+
+    if km.has_kernel:
+        run_sync(km.shutdown_kernel)(now=True)
+    if level in ("strong", "uid"):
+        _sandbox.kill_user(uid)
+
+
 _TF_NODE = re.compile(r"\{\{function_node [^}]*\}\}\s*")  # TensorFlow's op location, noise to a student
 
 
@@ -457,8 +475,8 @@ def run_submission(template, answers, predetermined, workdir, uid, level, env, h
                     raise
                 tail = log_path.read_text(errors="replace")[-1500:]
                 raise GraderError(f"the kernel could not be run: {exc}\nkernel log:\n{tail}") from exc
-        if level in ("strong", "uid"):  # anything the kernel left behind (daemons, forks) ends here
-            _sandbox.kill_user(uid)
+            finally:  # however the attempt ended, none of its processes outlives it
+                _end_kernel(km, level, uid)
         executed.cells.extend(nb.cells)
         if running is None:
             break
