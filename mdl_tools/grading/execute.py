@@ -337,19 +337,24 @@ def _kernel_manager(spec, level, log_file):
 def _end_kernel(km, level, uid):
     """End the kernel and what it started, at every isolation level.
 
-    The notebook client leaves alone a kernel manager it was handed, so the grader shuts the kernel
-    down itself: ``shutdown_kernel(now=True)`` sends SIGKILL to the kernel's process group (at
-    "limits-only" the kernel and its forks; at the other levels ``unshare`` or the sandbox's
-    launcher). At "strong" and "uid" every process of the worker slot's user id ends too, daemons
-    included; at "limits-only" a process that left the group runs as the grader and is out of reach
-    (the report names the level).
+    At "strong" and "uid" every process of the worker slot's user id ends first, daemons included,
+    and the process the grader started (``unshare``, or the kernel itself at "uid") is given a moment
+    to see that and exit: ``unshare`` must outlive its child to reap it, or the dead kernel stays a
+    zombie of the machine's init. The notebook client leaves alone a kernel manager it was handed,
+    so the grader then shuts the kernel down itself: ``shutdown_kernel(now=True)`` sends SIGKILL to
+    the process group it started and reaps it (at "limits-only" the kernel and its forks; a process
+    that left the group runs as the grader and is out of reach there, which is why every report
+    names the level).
     """
     from jupyter_core.utils import run_sync
 
-    if km.has_kernel:
-        run_sync(km.shutdown_kernel)(now=True)
     if level in ("strong", "uid"):
         _sandbox.kill_user(uid)
+        deadline = time.monotonic() + 5
+        while km.has_kernel and run_sync(km.is_alive)() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    if km.has_kernel:
+        run_sync(km.shutdown_kernel)(now=True)
 
 
 _TF_NODE = re.compile(r"\{\{function_node [^}]*\}\}\s*")  # TensorFlow's op location, noise to a student
